@@ -1,4 +1,4 @@
-//! The shared vocabulary of the broker toolkit.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod broker;
@@ -9,6 +9,7 @@ mod instrument;
 mod market;
 mod order;
 mod order_request;
+pub mod paper;
 pub mod policy;
 mod portfolio;
 pub mod rate_limit;
