@@ -65,7 +65,7 @@ pub struct PaperBroker {
 #[derive(Debug, Default)]
 struct PaperState {
     prices: HashMap<InstrumentKey, Decimal>,
-    /// Order ids in placement order, and each order's states (last is current).
+    /// Order ids in placement order, and each order with its states.
     order_ids: Vec<OrderId>,
     orders: HashMap<OrderId, PaperOrder>,
     trades: Vec<Trade>,
@@ -78,7 +78,9 @@ struct PaperState {
 
 #[derive(Debug)]
 struct PaperOrder {
-    states: Vec<Order>,
+    current: Order,
+    /// Earlier states, oldest first.
+    earlier: Vec<Order>,
     /// Cash blocked for a working buy order.
     blocked: Decimal,
     /// Whether a stop order's trigger has traded.
@@ -87,15 +89,15 @@ struct PaperOrder {
 
 impl PaperOrder {
     fn current(&self) -> &Order {
-        // Every PaperOrder is created with its first state and states are only appended.
-        &self.states[self.states.len() - 1]
+        &self.current
     }
 
     fn record(&mut self, update: impl FnOnce(&mut Order)) {
-        let mut next = self.current().clone();
+        let mut next = self.current.clone();
         update(&mut next);
         next.updated_at = Some(Utc::now().with_timezone(&ist()));
-        self.states.push(next);
+        self.earlier
+            .push(std::mem::replace(&mut self.current, next));
     }
 }
 
@@ -430,7 +432,8 @@ impl Broker for PaperBroker {
         state.orders.insert(
             order_id.clone(),
             PaperOrder {
-                states: vec![order],
+                current: order,
+                earlier: Vec::new(),
                 blocked: Decimal::ZERO,
                 triggered: false,
             },
@@ -505,9 +508,10 @@ impl Broker for PaperBroker {
             .ok_or_else(|| BrokerError::OrderNotFound {
                 order_id: order_id.clone(),
             })?;
-        let mut earlier = order.states.clone();
-        let current = earlier.pop().unwrap_or_else(|| order.current().clone());
-        Ok(OrderHistory { current, earlier })
+        Ok(OrderHistory {
+            current: order.current.clone(),
+            earlier: order.earlier.clone(),
+        })
     }
 
     async fn trades(&self) -> Result<Vec<Trade>> {

@@ -85,6 +85,9 @@ impl<K: Copy + Eq + Hash + std::fmt::Debug> RateLimiter<K> {
 
     /// Counts a request of this class if it may be sent now.
     ///
+    /// A request refused by one quota of a class may already have used a cell of the quotas
+    /// checked before it; that errs on the side of sending less.
+    ///
     /// # Errors
     /// [`BrokerError::RateLimited`] with how long to wait, when a quota is used up.
     pub fn try_acquire(&self, class: K) -> Result<(), BrokerError> {
