@@ -227,7 +227,7 @@ impl OrderRequestBuilder {
     /// price or trigger price missing, not allowed, not positive or not a whole number of
     /// ticks, a stop-limit trigger on the wrong side of its limit, a disclosed quantity above
     /// the quantity, a zero TTL, market protection out of range or on a non-market order, or
-    /// a tag that is too long or not alphanumeric.
+    /// a tag that is too long or not alphanumeric, or an empty algo id.
     pub fn build(self) -> Result<OrderRequest, ValidationError> {
         let instrument = self.instrument.ok_or(ValidationError::MissingField {
             field: "instrument",
@@ -266,9 +266,7 @@ impl OrderRequestBuilder {
             .as_deref()
             .is_some_and(|id| id.trim().is_empty())
         {
-            return Err(ValidationError::MissingField {
-                field: "algo id (it was empty)",
-            });
+            return Err(ValidationError::EmptyAlgoId);
         }
 
         Ok(OrderRequest {
@@ -882,10 +880,10 @@ mod tests {
     #[test]
     fn an_empty_algo_id_is_refused() {
         assert!(limit_buy().algo_id("ALGO123").build().is_ok());
-        assert!(matches!(
+        assert_eq!(
             limit_buy().algo_id(" ").build(),
-            Err(ValidationError::MissingField { .. })
-        ));
+            Err(ValidationError::EmptyAlgoId)
+        );
     }
 
     #[test]

@@ -117,6 +117,10 @@ pub enum ValidationError {
         order_type: OrderType,
     },
 
+    /// An algorithm id that is empty or only white space.
+    #[error("algo id must not be empty when given")]
+    EmptyAlgoId,
+
     /// A tag longer than the brokers accept.
     #[error("tag is {length} characters long; at most {max} are allowed")]
     TagTooLong {
