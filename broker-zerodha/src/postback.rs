@@ -1,0 +1,90 @@
+//! Order postbacks: Kite POSTs an order's JSON to the app's postback URL whenever the order
+//! changes (<https://kite.trade/docs/connect/v3/postbacks/>).
+//!
+//! The payload carries `checksum = hex SHA-256(order_id + order_timestamp + api_secret)`,
+//! computed over the strings exactly as sent. [`verify_postback`] recomputes it from the raw
+//! strings (never from parsed, re-formatted values), compares in constant time, and only then
+//! turns the payload into a domain [`Order`].
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use broker_core::Order;
+
+use crate::auth::checksum_matches;
+use crate::http::models::KiteOrder;
+use crate::http::parse;
+
+/// Why a postback was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PostbackError {
+    /// The body is not a postback payload.
+    #[error("not a Kite postback payload: {0}")]
+    Malformed(String),
+    /// The checksum does not match: the payload was altered or not signed with our secret.
+    #[error("postback checksum does not match; ignore the payload")]
+    ChecksumMismatch,
+    /// The checksum matched but the order could not be understood.
+    #[error("postback order could not be read: {0}")]
+    Order(String),
+}
+
+/// A verified postback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postback {
+    /// The Kite user the order belongs to.
+    pub user_id: String,
+    /// The order as it now stands.
+    pub order: Order,
+    /// Kite's raw status text (the domain status normalises it).
+    pub raw_status: String,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    user_id: String,
+    checksum: String,
+    #[serde(flatten)]
+    order: KiteOrder,
+}
+
+/// Verifies a postback body with the app's API secret and parses it.
+///
+/// # Errors
+/// [`PostbackError::Malformed`] when the body is not a postback, [`PostbackError::ChecksumMismatch`]
+/// when the checksum is wrong (nothing about the order is returned then), and
+/// [`PostbackError::Order`] when a genuine payload holds values this crate does not know.
+pub fn verify_postback(body: &[u8], api_secret: &SecretString) -> Result<Postback, PostbackError> {
+    let payload: Payload = serde_json::from_slice(body).map_err(|error| {
+        PostbackError::Malformed(format!(
+            "{:?} error at line {} column {}",
+            error.classify(),
+            error.line(),
+            error.column()
+        ))
+    })?;
+    let timestamp = payload
+        .order
+        .order_timestamp
+        .as_deref()
+        .ok_or_else(|| PostbackError::Malformed("order_timestamp is missing".into()))?;
+    if !checksum_matches(
+        &payload.checksum,
+        &[
+            &payload.order.order_id,
+            timestamp,
+            api_secret.expose_secret(),
+        ],
+    ) {
+        return Err(PostbackError::ChecksumMismatch);
+    }
+    let order =
+        parse::order(&payload.order).map_err(|error| PostbackError::Order(error.to_string()))?;
+    Ok(Postback {
+        user_id: payload.user_id,
+        order,
+        raw_status: payload.order.status,
+    })
+}

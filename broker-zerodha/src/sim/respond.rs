@@ -1,0 +1,86 @@
+//! Kite-shaped answers: the success envelope and the error envelope.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// `{"status":"success","data":…}` with `application/json`.
+pub(super) fn success<T: Serialize>(data: T) -> Response {
+    let body = serde_json::json!({ "status": "success", "data": data });
+    json(StatusCode::OK, body.to_string())
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A Kite error: `{"status":"error","message":…,"error_type":…,"data":null}`.
+#[derive(Debug)]
+pub(super) struct KiteError {
+    status: StatusCode,
+    error_type: &'static str,
+    message: String,
+}
+
+impl KiteError {
+    pub(super) fn new(
+        status: StatusCode,
+        error_type: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `InputException`.
+    pub(super) fn input(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InputException", message)
+    }
+
+    /// 403 `TokenException`.
+    pub(super) fn token(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "TokenException", message)
+    }
+
+    /// The answer for an unknown order id.
+    pub(super) fn order_not_found() -> Self {
+        Self::input("Couldn't find that `order_id`.")
+    }
+}
+
+impl IntoResponse for KiteError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "status": "error",
+            "message": self.message,
+            "error_type": self.error_type,
+            "data": null,
+        });
+        json(self.status, body.to_string())
+    }
+}
+
+/// The HTML page a web application firewall answers with.
+pub(super) fn waf_page() -> Response {
+    let mut response = (
+        StatusCode::FORBIDDEN,
+        "<html><head><title>403 Forbidden</title></head><body><h1>Request blocked</h1></body></html>",
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// What handlers return.
+pub(super) type Answer = Result<Response, KiteError>;
