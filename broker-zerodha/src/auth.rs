@@ -16,6 +16,9 @@ use url::Url;
 
 use broker_core::credentials::REDACTED;
 use broker_core::session::{ist, next_ist_time};
+use broker_core::{BrokerError, SessionTokens};
+
+use crate::http::models::KiteSession;
 
 /// The production login page.
 pub const KITE_LOGIN_URL: &str = "https://kite.zerodha.com/connect/login";
@@ -169,6 +172,27 @@ pub fn session_expiry(login_time: Option<&str>, now: DateTime<Utc>) -> DateTime<
         .and_then(|naive| ist().from_local_datetime(&naive).single())
         .map_or(now, |time| time.with_timezone(&Utc));
     next_ist_time(started, SESSION_EXPIRY_IST)
+}
+
+/// The [`SessionTokens`] of a Kite session: its access token, its refresh token when the app
+/// is an approved platform, and its expiry at 06:00 IST after the login.
+///
+/// # Errors
+/// [`BrokerError::Decode`] when Kite returned an empty access token.
+pub fn session_tokens(
+    session: &KiteSession,
+    now: DateTime<Utc>,
+) -> Result<SessionTokens, BrokerError> {
+    let expires_at = session_expiry(session.login_time.as_deref(), now);
+    let tokens = SessionTokens::new(session.access_token.clone(), expires_at).map_err(|_| {
+        BrokerError::Decode {
+            message: "Kite returned a session without an access token".into(),
+        }
+    })?;
+    Ok(match &session.refresh_token {
+        Some(refresh_token) => tokens.with_refresh_token(refresh_token.clone()),
+        None => tokens,
+    })
 }
 
 #[cfg(test)]
