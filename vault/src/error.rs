@@ -1,0 +1,128 @@
+//! What can go wrong in a store. No variant ever holds a secret or a ciphertext.
+
+use std::path::PathBuf;
+
+use broker_core::{BrokerKind, CredentialError};
+
+use crate::account::AccountId;
+use crate::envelope::{DecryptError, EncryptError, Field};
+use crate::keyring::{KeyId, KeyringError};
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such account for this user (it may exist for another user: that is not said).
+    #[error("account {account} not found")]
+    AccountNotFound {
+        /// The id asked for.
+        account: AccountId,
+    },
+    /// Credentials for one broker cannot replace another broker's.
+    #[error("account {account} is with {stored}; {given} credentials cannot replace its own")]
+    BrokerMismatch {
+        /// The account.
+        account: AccountId,
+        /// Its broker.
+        stored: BrokerKind,
+        /// The broker of the credentials given.
+        given: BrokerKind,
+    },
+    /// The store has no credential layout for this broker.
+    #[error("{broker} credentials cannot be stored")]
+    UnsupportedBroker {
+        /// The broker.
+        broker: BrokerKind,
+    },
+    /// A stored secret did not decrypt. Why is deliberately not said.
+    #[error("field {field} of account {account} could not be decrypted")]
+    Decrypt {
+        /// The account.
+        account: AccountId,
+        /// The field.
+        field: Field,
+        /// The opaque cause.
+        source: DecryptError,
+    },
+    /// A secret could not be sealed.
+    #[error("field {field} could not be encrypted")]
+    Encrypt {
+        /// The field.
+        field: Field,
+        /// The cause.
+        source: EncryptError,
+    },
+    /// A required field is missing from a stored account.
+    #[error("account {account} has no stored {field}")]
+    MissingField {
+        /// The account.
+        account: AccountId,
+        /// The field.
+        field: Field,
+    },
+    /// A decrypted credential is not of a valid shape.
+    #[error("stored credentials of account {account} are not valid: {source}")]
+    InvalidStoredCredentials {
+        /// The account.
+        account: AccountId,
+        /// What is wrong (never the value).
+        source: CredentialError,
+    },
+    /// A stored row holds a value this version does not understand.
+    #[error("stored record is invalid: {detail}")]
+    InvalidRecord {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The store file cannot be parsed; it has been left untouched.
+    #[error(
+        "store file {path} is corrupt ({detail}); it was left untouched: restore it from a backup"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        detail: String,
+    },
+    /// A file-system operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A database operation failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the embedded migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A key cannot be removed while ciphertexts still need it.
+    #[error("key {key} still seals {references} field(s); run rotate before removing it")]
+    KeyInUse {
+        /// The key.
+        key: KeyId,
+        /// How many ciphertexts use it.
+        references: u64,
+    },
+    /// A keyring change was refused.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// A blocking file task did not finish.
+    #[error("background file task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_are_send_sync_and_static() {
+        fn assert_bounds<T: Send + Sync + 'static>() {}
+        assert_bounds::<StoreError>();
+    }
+}

@@ -1,0 +1,198 @@
+//! Ciphertexts written by the existing platform's Supabase Edge Function: Web Crypto AES-GCM
+//! (`crypto.subtle.encrypt({name: "AES-GCM", iv}, key, data)`) with a 12-byte IV and no
+//! associated data. They open here until [`crate::Vault::migrate_legacy`] re-seals them as v1
+//! envelopes.
+//!
+//! Without associated data a legacy ciphertext is not bound to its place, so migrate soon.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroize;
+
+use crate::envelope::{DecryptError, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
+use crate::keyring::KeyringError;
+
+/// Characters of a hex-encoded 12-byte IV.
+const HEX_IV_CHARS: usize = 2 * NONCE_BYTES;
+
+/// How the legacy platform laid out its ciphertexts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LegacyFormat {
+    /// `base64(IV ‖ ciphertext ‖ tag)`, standard alphabet with padding.
+    ConcatenatedBase64,
+    /// `IV:ciphertext‖tag`, both parts hex or both base64 (told apart by the IV's length:
+    /// 24 hex characters or 16 base64 characters).
+    IvColonCiphertext,
+}
+
+/// The AES key the legacy platform used, 128 or 256 bits (Web Crypto allows both).
+enum LegacyCipher {
+    Aes128(Box<Aes128Gcm>),
+    Aes256(Box<Aes256Gcm>),
+}
+
+/// Opens legacy ciphertexts of one format with one key.
+pub struct LegacyDecryptor {
+    cipher: LegacyCipher,
+    format: LegacyFormat,
+}
+
+impl LegacyDecryptor {
+    /// A decryptor for `format` with the raw AES key given as standard base64 (16 or 32 bytes,
+    /// as passed to `crypto.subtle.importKey("raw", ...)`).
+    ///
+    /// # Errors
+    /// [`KeyringError::KeyNotBase64`] or [`KeyringError::KeyLength`] (naming the key `legacy`).
+    pub fn from_base64_key(key: &SecretString, format: LegacyFormat) -> Result<Self, KeyringError> {
+        const NAME: &str = "legacy";
+        let mut raw = STANDARD
+            .decode(key.expose_secret().trim())
+            .map_err(|_| KeyringError::KeyNotBase64 { id: NAME.into() })?;
+        let cipher = match raw.len() {
+            16 => Aes128Gcm::new_from_slice(&raw)
+                .ok()
+                .map(|cipher| LegacyCipher::Aes128(Box::new(cipher))),
+            32 => Aes256Gcm::new_from_slice(&raw)
+                .ok()
+                .map(|cipher| LegacyCipher::Aes256(Box::new(cipher))),
+            _ => None,
+        };
+        let length = raw.len();
+        raw.zeroize();
+        let cipher = cipher.ok_or(KeyringError::KeyLength {
+            id: NAME.into(),
+            length,
+        })?;
+        Ok(Self { cipher, format })
+    }
+
+    /// The layout this decryptor expects.
+    pub fn format(&self) -> LegacyFormat {
+        self.format
+    }
+
+    /// Opens one legacy ciphertext.
+    ///
+    /// # Errors
+    /// [`DecryptError`] for any failure, whatever the cause.
+    pub fn open(&self, text: &str) -> Result<SecretString, DecryptError> {
+        let (iv, sealed) = match self.format {
+            LegacyFormat::ConcatenatedBase64 => {
+                let mut bytes = STANDARD.decode(text.trim()).map_err(|_| DecryptError)?;
+                let sealed = bytes.split_off(NONCE_BYTES.min(bytes.len()));
+                (bytes, sealed)
+            }
+            LegacyFormat::IvColonCiphertext => {
+                let (iv, sealed) = text.trim().split_once(':').ok_or(DecryptError)?;
+                let hex_encoded = iv.len() == HEX_IV_CHARS;
+                let decode = |part: &str| {
+                    if hex_encoded {
+                        hex::decode(part).map_err(|_| DecryptError)
+                    } else {
+                        STANDARD.decode(part).map_err(|_| DecryptError)
+                    }
+                };
+                (decode(iv)?, decode(sealed)?)
+            }
+        };
+        if iv.len() != NONCE_BYTES || sealed.len() < TAG_BYTES {
+            return Err(DecryptError);
+        }
+        let nonce = Nonce::from_slice(&iv);
+        let plaintext = match &self.cipher {
+            LegacyCipher::Aes128(cipher) => cipher.decrypt(nonce, sealed.as_slice()),
+            LegacyCipher::Aes256(cipher) => cipher.decrypt(nonce, sealed.as_slice()),
+        }
+        .map_err(|_| DecryptError)?;
+        secret_from_utf8(plaintext)
+    }
+}
+
+impl fmt::Debug for LegacyDecryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LegacyDecryptor")
+            .field("key", &broker_core::credentials::REDACTED)
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aes_gcm::aead::{AeadCore, OsRng};
+
+    use super::*;
+
+    const KEY: [u8; 32] = [0x42; 32];
+
+    fn web_crypto_encrypt(plaintext: &str) -> (Vec<u8>, Vec<u8>) {
+        let cipher = Aes256Gcm::new_from_slice(&KEY).unwrap();
+        let iv = Aes256Gcm::generate_nonce(&mut OsRng);
+        (
+            iv.to_vec(),
+            cipher.encrypt(&iv, plaintext.as_bytes()).unwrap(),
+        )
+    }
+
+    fn decryptor(format: LegacyFormat) -> LegacyDecryptor {
+        LegacyDecryptor::from_base64_key(&STANDARD.encode(KEY).into(), format).unwrap()
+    }
+
+    #[test]
+    fn opens_each_legacy_layout() {
+        let (iv, sealed) = web_crypto_encrypt("kite-secret");
+        let concatenated = STANDARD.encode([iv.clone(), sealed.clone()].concat());
+        let colon_hex = format!("{}:{}", hex::encode(&iv), hex::encode(&sealed));
+        let colon_base64 = format!("{}:{}", STANDARD.encode(&iv), STANDARD.encode(&sealed));
+        let cases = [
+            (LegacyFormat::ConcatenatedBase64, concatenated),
+            (LegacyFormat::IvColonCiphertext, colon_hex),
+            (LegacyFormat::IvColonCiphertext, colon_base64),
+        ];
+        for (format, text) in cases {
+            let opened = decryptor(format).open(&text).unwrap();
+            assert_eq!(opened.expose_secret(), "kite-secret", "{text}");
+        }
+    }
+
+    #[test]
+    fn tampered_or_misformatted_legacy_text_is_the_same_opaque_error() {
+        let (iv, mut sealed) = web_crypto_encrypt("secret");
+        let good = STANDARD.encode([iv.clone(), sealed.clone()].concat());
+        sealed[0] ^= 1;
+        let tampered = STANDARD.encode([iv.clone(), sealed].concat());
+        let concatenated = decryptor(LegacyFormat::ConcatenatedBase64);
+        for text in [
+            tampered.as_str(),
+            "",
+            "AAAA",
+            "not base64!",
+            &good[..good.len() - 4],
+        ] {
+            assert_eq!(concatenated.open(text).unwrap_err(), DecryptError, "{text}");
+        }
+        let colon = decryptor(LegacyFormat::IvColonCiphertext);
+        for text in [good.as_str(), "00:11", "zz:zz", ":"] {
+            assert_eq!(colon.open(text).unwrap_err(), DecryptError, "{text}");
+        }
+    }
+
+    #[test]
+    fn key_of_wrong_length_is_refused_and_debug_redacts_the_key() {
+        let error = LegacyDecryptor::from_base64_key(
+            &STANDARD.encode([1u8; 20]).into(),
+            LegacyFormat::ConcatenatedBase64,
+        )
+        .unwrap_err();
+        assert!(matches!(error, KeyringError::KeyLength { length: 20, .. }));
+        let printed = format!("{:?}", decryptor(LegacyFormat::ConcatenatedBase64));
+        assert!(!printed.contains(&STANDARD.encode(KEY)) && !printed.contains("66, 66"));
+        assert!(printed.contains("<redacted>"));
+    }
+}

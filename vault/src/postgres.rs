@@ -1,0 +1,464 @@
+//! The Postgres backend: tables `broker_accounts` and `broker_sessions` (see
+//! `migrations/`), runtime-checked queries, every per-account query scoped by user id.
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use broker_core::BrokerKind;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Executor, Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
+use crate::backend::RecordBackend;
+use crate::envelope::{Field, V1_PREFIX};
+use crate::error::StoreError;
+use crate::keyring::KeyId;
+use crate::record::{
+    AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
+};
+
+/// The embedded schema migrations.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The account columns other than secrets.
+const ACCOUNT_COLUMNS: &str = "id, user_id, broker, host(egress_ip) AS egress_ip, auto_execute, \
+                               status, created_at, updated_at";
+
+/// Sealed records in Postgres.
+#[derive(Debug, Clone)]
+pub struct PostgresBackend {
+    pool: PgPool,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` and applies the embedded migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the connection fails, [`StoreError::Migration`] when a
+    /// migration does.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new().connect(url).await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Connects to `url` with every connection's `search_path` set to `schema` (created if
+    /// missing), and applies the embedded migrations there. Lets the vault live in its own
+    /// schema, and gives each test run a fresh one.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidRecord`] when `schema` is not a plain lower-case identifier,
+    /// [`StoreError::Database`] or [`StoreError::Migration`].
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let plain_identifier = schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && schema
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+            && schema.len() <= 63;
+        if !plain_identifier {
+            return Err(invalid(format!(
+                "schema name {schema:?} must be a lower-case identifier (a-z, 0-9, _)"
+            )));
+        }
+        let mut admin = PgConnection::connect(url).await?;
+        admin
+            .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+            .await?;
+        admin.close().await?;
+        let search_path = format!("SET search_path TO {schema}");
+        let pool = PgPoolOptions::new()
+            .after_connect(move |connection, _| {
+                let search_path = search_path.clone();
+                Box::pin(async move {
+                    connection.execute(search_path.as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses an existing pool (e.g. one whose connections set a `search_path`) and applies the
+    /// embedded migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when a migration fails.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> StoreError {
+    StoreError::InvalidRecord {
+        detail: detail.into(),
+    }
+}
+
+fn broker_from_row(row: &PgRow) -> Result<BrokerKind, StoreError> {
+    let broker: String = row.try_get("broker")?;
+    broker
+        .parse()
+        .map_err(|error: broker_core::UnknownBroker| invalid(error.to_string()))
+}
+
+fn account_from_row(row: &PgRow) -> Result<BrokerAccount, StoreError> {
+    let status: String = row.try_get("status")?;
+    let egress_ip: Option<String> = row.try_get("egress_ip")?;
+    let egress_ip = egress_ip
+        .map(|text| {
+            text.parse::<IpAddr>()
+                .map_err(|_| invalid(format!("egress_ip {text:?} is not an IP address")))
+        })
+        .transpose()?;
+    Ok(BrokerAccount {
+        id: AccountId::from_uuid(row.try_get("id")?),
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        broker: broker_from_row(row)?,
+        status: status
+            .parse::<AccountStatus>()
+            .map_err(|error| invalid(error.to_string()))?,
+        auto_execute: row.try_get("auto_execute")?,
+        egress_ip,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn sealed_from_row(row: &PgRow, fields: &[Field]) -> Result<SealedFields, StoreError> {
+    let mut sealed = SealedFields::new();
+    for field in fields {
+        if let Some(ciphertext) = row.try_get::<Option<String>, _>(field.column())? {
+            sealed.insert(*field, ciphertext);
+        }
+    }
+    Ok(sealed)
+}
+
+fn secret_columns(fields: &[Field]) -> String {
+    fields
+        .iter()
+        .map(|field| field.column())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Appends `WHERE`-clause text matching rows with any stale ciphertext among `fields`.
+fn push_staleness(query: &mut QueryBuilder<'_, Postgres>, fields: &[Field], stale: &Staleness) {
+    query.push("(");
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            query.push(" OR ");
+        }
+        let column = format!("x.{}", field.column());
+        query.push(format!("({column} IS NOT NULL AND "));
+        match stale {
+            Staleness::SealedUnderOtherKey(primary) => {
+                query.push(format!(
+                    "starts_with({column}, '{V1_PREFIX}') AND NOT starts_with({column}, "
+                ));
+                query.push_bind(format!("{V1_PREFIX}{primary}."));
+                query.push("))");
+            }
+            Staleness::Legacy => {
+                query.push(format!("NOT starts_with({column}, '{V1_PREFIX}'))"));
+            }
+        }
+    }
+    query.push(")");
+}
+
+fn key_column(table: Table) -> &'static str {
+    match table {
+        Table::Accounts => "id",
+        Table::Sessions => "account_id",
+    }
+}
+
+#[async_trait]
+impl RecordBackend for PostgresBackend {
+    async fn insert_accounts(&self, records: &[AccountRecord]) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let insert = format!(
+            "INSERT INTO broker_accounts (id, user_id, broker, egress_ip, auto_execute, \
+             status, created_at, updated_at, {}) \
+             VALUES ($1, $2, $3, $4::inet, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            secret_columns(&Field::ACCOUNT)
+        );
+        for record in records {
+            let account = &record.account;
+            let mut query = sqlx::query(&insert)
+                .bind(account.id.as_uuid())
+                .bind(account.user_id.as_uuid())
+                .bind(account.broker.as_str())
+                .bind(account.egress_ip.map(|ip| ip.to_string()))
+                .bind(account.auto_execute)
+                .bind(account.status.as_str())
+                .bind(account.created_at)
+                .bind(account.updated_at);
+            for field in Field::ACCOUNT {
+                query = query.bind(record.secrets.get(field));
+            }
+            query.execute(&mut *transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn account(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let columns = secret_columns(&Field::ACCOUNT);
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS}, {columns} FROM broker_accounts WHERE user_id = $1 AND id = $2"
+        ))
+        .bind(user.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(AccountRecord {
+                account: account_from_row(&row)?,
+                secrets: sealed_from_row(&row, &Field::ACCOUNT)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn accounts(&self, user: UserId) -> Result<Vec<BrokerAccount>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM broker_accounts WHERE user_id = $1 \
+             ORDER BY created_at, id"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(account_from_row)
+        .collect()
+    }
+
+    async fn update_account(
+        &self,
+        user: UserId,
+        id: AccountId,
+        change: &AccountChange,
+    ) -> Result<Option<BrokerAccount>, StoreError> {
+        let mut query = QueryBuilder::<Postgres>::new("UPDATE broker_accounts SET updated_at = ");
+        query.push_bind(crate::account::now());
+        match change {
+            AccountChange::Secrets(secrets) => {
+                for field in Field::ACCOUNT {
+                    query.push(format!(", {} = ", field.column()));
+                    query.push_bind(secrets.get(field).map(str::to_owned));
+                }
+            }
+            AccountChange::Status(status) => {
+                query.push(", status = ").push_bind(status.as_str());
+            }
+            AccountChange::AutoExecute(on) => {
+                query.push(", auto_execute = ").push_bind(*on);
+            }
+            AccountChange::EgressIp(ip) => {
+                query
+                    .push(", egress_ip = ")
+                    .push_bind(ip.map(|ip| ip.to_string()))
+                    .push("::inet");
+            }
+        }
+        query.push(" WHERE user_id = ").push_bind(user.as_uuid());
+        query.push(" AND id = ").push_bind(id.as_uuid());
+        query.push(format!(" RETURNING {ACCOUNT_COLUMNS}"));
+        let row = query.build().fetch_optional(&self.pool).await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn delete_account(&self, user: UserId, id: AccountId) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM broker_accounts WHERE user_id = $1 AND id = $2")
+            .bind(user.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    async fn accounts_due_for_run(&self) -> Result<Vec<BrokerAccount>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM broker_accounts \
+             WHERE auto_execute AND status <> 'disabled' ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(account_from_row)
+        .collect()
+    }
+
+    async fn save_session(
+        &self,
+        user: UserId,
+        id: AccountId,
+        tokens: &SealedFields,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let saved = sqlx::query(
+            "INSERT INTO broker_sessions (account_id, access_token_encrypted, \
+             refresh_token_encrypted, feed_token_encrypted, expires_at, updated_at) \
+             SELECT id, $3, $4, $5, $6, $7 FROM broker_accounts WHERE user_id = $1 AND id = $2 \
+             ON CONFLICT (account_id) DO UPDATE SET \
+             access_token_encrypted = EXCLUDED.access_token_encrypted, \
+             refresh_token_encrypted = EXCLUDED.refresh_token_encrypted, \
+             feed_token_encrypted = EXCLUDED.feed_token_encrypted, \
+             expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(user.as_uuid())
+        .bind(id.as_uuid())
+        .bind(tokens.get(Field::AccessToken))
+        .bind(tokens.get(Field::RefreshToken))
+        .bind(tokens.get(Field::FeedToken))
+        .bind(expires_at)
+        .bind(crate::account::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(saved.rows_affected() == 1)
+    }
+
+    async fn session(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let columns = secret_columns(&Field::SESSION);
+        let row = sqlx::query(&format!(
+            "SELECT a.broker, s.expires_at, {columns} FROM broker_sessions s \
+             JOIN broker_accounts a ON a.id = s.account_id \
+             WHERE a.user_id = $1 AND a.id = $2"
+        ))
+        .bind(user.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(SessionRecord {
+                account_id: id,
+                broker: broker_from_row(&row)?,
+                tokens: sealed_from_row(&row, &Field::SESSION)?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn clear_session(&self, user: UserId, id: AccountId) -> Result<bool, StoreError> {
+        let owned: i64 = sqlx::query_scalar(
+            "WITH owned AS (SELECT id FROM broker_accounts WHERE user_id = $1 AND id = $2), \
+             cleared AS (DELETE FROM broker_sessions WHERE account_id IN (SELECT id FROM owned)) \
+             SELECT count(*) FROM owned",
+        )
+        .bind(user.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(owned == 1)
+    }
+
+    async fn stale_rows(
+        &self,
+        table: Table,
+        stale: &Staleness,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> Result<Vec<SealedRow>, StoreError> {
+        let fields = table.fields();
+        let key = key_column(table);
+        let columns: Vec<String> = fields
+            .iter()
+            .map(|field| format!("x.{}", field.column()))
+            .collect();
+        let mut query = QueryBuilder::<Postgres>::new(format!(
+            "SELECT x.{key} AS row_id, a.broker, {} FROM {} x \
+             JOIN broker_accounts a ON a.id = x.{key} WHERE ",
+            columns.join(", "),
+            table.name()
+        ));
+        push_staleness(&mut query, fields, stale);
+        if let Some(after) = after {
+            query
+                .push(format!(" AND x.{key} > "))
+                .push_bind(after.as_uuid());
+        }
+        query.push(format!(" ORDER BY x.{key} LIMIT "));
+        query.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        query
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(SealedRow {
+                    table,
+                    account_id: AccountId::from_uuid(row.try_get::<Uuid, _>("row_id")?),
+                    broker: broker_from_row(row)?,
+                    fields: sealed_from_row(row, fields)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn replace_fields(
+        &self,
+        row: &SealedRow,
+        fields: &SealedFields,
+    ) -> Result<bool, StoreError> {
+        let table_fields = row.table.fields();
+        let mut query = QueryBuilder::<Postgres>::new(format!("UPDATE {} SET ", row.table.name()));
+        for (index, field) in table_fields.iter().enumerate() {
+            if index > 0 {
+                query.push(", ");
+            }
+            query.push(format!("{} = ", field.column()));
+            query.push_bind(fields.get(*field).map(str::to_owned));
+        }
+        query.push(format!(" WHERE {} = ", key_column(row.table)));
+        query.push_bind(row.account_id.as_uuid());
+        for field in table_fields {
+            query.push(format!(" AND {} IS NOT DISTINCT FROM ", field.column()));
+            query.push_bind(row.fields.get(*field).map(str::to_owned));
+        }
+        let replaced = query.build().execute(&self.pool).await?;
+        Ok(replaced.rows_affected() == 1)
+    }
+
+    async fn count_sealed_under(&self, key: &KeyId) -> Result<u64, StoreError> {
+        let values = |table: Table| {
+            table
+                .fields()
+                .iter()
+                .map(|field| format!("({})", field.column()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT (SELECT count(*) FROM broker_accounts, LATERAL (VALUES {}) AS v(c) \
+                     WHERE starts_with(v.c, $1)) \
+                  + (SELECT count(*) FROM broker_sessions, LATERAL (VALUES {}) AS v(c) \
+                     WHERE starts_with(v.c, $1))",
+            values(Table::Accounts),
+            values(Table::Sessions)
+        ))
+        .bind(format!("{V1_PREFIX}{key}."))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}

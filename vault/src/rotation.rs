@@ -1,0 +1,167 @@
+//! Key rotation and legacy migration: re-sealing stored ciphertexts under the primary key in
+//! batches, while reads keep working (every key of the ring still opens its envelopes).
+
+use crate::backend::RecordBackend;
+use crate::envelope::Place;
+use crate::error::StoreError;
+use crate::keyring::{KeyId, KeyMaterial, Keyring};
+use crate::record::{SealedFields, SealedRow, Staleness, Table};
+use crate::vault::Vault;
+
+/// A pass stops repeating after this many rounds of lost compare-and-swap races.
+const MAX_PASSES: u32 = 8;
+
+/// What a re-encryption pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReencryptReport {
+    /// Rows rewritten.
+    pub rows: u64,
+    /// Ciphertexts re-sealed.
+    pub fields: u64,
+    /// Rows skipped because a concurrent write changed them first (that write sealed under the
+    /// primary key; anything still stale was picked up by a further round).
+    pub conflicts: u64,
+    /// Rounds over the tables.
+    pub passes: u32,
+}
+
+/// Which ciphertexts a pass rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    OlderKeys,
+    Legacy,
+}
+
+impl<B: RecordBackend> Vault<B> {
+    /// Makes `id` the primary key for new encryptions; older keys keep opening their envelopes.
+    /// Follow with [`Vault::rotate`].
+    ///
+    /// # Errors
+    /// [`StoreError::Keyring`] when the id is already in the ring.
+    pub fn add_primary_key(&self, id: KeyId, key: &KeyMaterial) -> Result<(), StoreError> {
+        let keyring = self.keyring().with_new_primary(id, key)?;
+        self.replace_keyring(keyring);
+        Ok(())
+    }
+
+    /// Removes an older key, refusing while any stored ciphertext is still sealed under it.
+    ///
+    /// # Errors
+    /// [`StoreError::KeyInUse`] with the number of ciphertexts that still need it;
+    /// [`StoreError::Keyring`] for the primary key or an id not in the ring.
+    pub async fn remove_key(&self, id: &KeyId) -> Result<(), StoreError> {
+        self.keyring().without(id)?;
+        let references = self.backend.count_sealed_under(id).await?;
+        if references > 0 {
+            return Err(StoreError::KeyInUse {
+                key: id.clone(),
+                references,
+            });
+        }
+        // Re-derived from the current ring, in case a primary was added meanwhile.
+        let keyring = self.keyring().without(id)?;
+        self.replace_keyring(keyring);
+        Ok(())
+    }
+
+    /// Re-seals every v1 ciphertext not under the primary key, `batch_size` rows at a time.
+    /// Resumable: an interrupted pass leaves finished rows under the primary key, and the next
+    /// call only reads rows still stale. Each row is replaced by compare-and-swap, so a
+    /// concurrent update is never overwritten.
+    ///
+    /// # Errors
+    /// [`StoreError::Decrypt`] when a ciphertext does not open (e.g. its key was lost), or a
+    /// storage error. Rows finished before the error stay finished.
+    #[tracing::instrument(skip(self))]
+    pub async fn rotate(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
+        self.reencrypt(Target::OlderKeys, batch_size).await
+    }
+
+    /// Re-seals every legacy Web Crypto ciphertext as a v1 envelope under the primary key,
+    /// with the same batching, resumability and compare-and-swap as [`Vault::rotate`].
+    ///
+    /// # Errors
+    /// [`StoreError::Decrypt`] when a legacy ciphertext does not open (or no legacy
+    /// decryptor is configured), or a storage error.
+    #[tracing::instrument(skip(self))]
+    pub async fn migrate_legacy(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
+        self.reencrypt(Target::Legacy, batch_size).await
+    }
+
+    async fn reencrypt(
+        &self,
+        target: Target,
+        batch_size: usize,
+    ) -> Result<ReencryptReport, StoreError> {
+        let limit = batch_size.max(1);
+        let mut report = ReencryptReport::default();
+        while report.passes < MAX_PASSES {
+            report.passes += 1;
+            let keyring = self.keyring();
+            let stale = match target {
+                Target::OlderKeys => Staleness::SealedUnderOtherKey(keyring.primary_id().clone()),
+                Target::Legacy => Staleness::Legacy,
+            };
+            let mut lost_races = 0;
+            for table in [Table::Accounts, Table::Sessions] {
+                let mut after = None;
+                loop {
+                    let rows = self.backend.stale_rows(table, &stale, after, limit).await?;
+                    let Some(last) = rows.last() else { break };
+                    after = Some(last.account_id);
+                    for row in &rows {
+                        let (fields, resealed) = self.reseal(&keyring, row, &stale)?;
+                        if self.backend.replace_fields(row, &fields).await? {
+                            report.rows += 1;
+                            report.fields += resealed;
+                        } else {
+                            lost_races += 1;
+                        }
+                    }
+                }
+            }
+            report.conflicts += lost_races;
+            if lost_races == 0 {
+                break;
+            }
+        }
+        tracing::info!(
+            rows = report.rows,
+            fields = report.fields,
+            conflicts = report.conflicts,
+            "re-encryption pass done"
+        );
+        Ok(report)
+    }
+
+    /// The row's ciphertexts with every stale one re-sealed under the primary key, and how many
+    /// were.
+    fn reseal(
+        &self,
+        keyring: &Keyring,
+        row: &SealedRow,
+        stale: &Staleness,
+    ) -> Result<(SealedFields, u64), StoreError> {
+        let mut fields = SealedFields::new();
+        let mut resealed = 0;
+        for (field, ciphertext) in row.fields.iter() {
+            if !stale.matches(ciphertext) {
+                fields.insert(field, ciphertext.to_owned());
+                continue;
+            }
+            let place = Place {
+                account: row.account_id,
+                broker: row.broker,
+                field,
+            };
+            let secret = self.open_field(keyring, &place, ciphertext)?;
+            let sealed = keyring
+                .seal(&place, &secret)
+                .map_err(|source| StoreError::Encrypt { field, source })?;
+            fields.insert(field, sealed);
+            resealed += 1;
+        }
+        Ok((fields, resealed))
+    }
+}

@@ -1,0 +1,397 @@
+//! [`Vault`]: a [`CredentialStore`] that seals with a [`Keyring`] and keeps sealed records in
+//! any [`RecordBackend`].
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use broker_core::{
+    AngelOneCredentials, BrokerCredentials, BrokerKind, SessionTokens, ZerodhaCredentials,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
+use crate::backend::RecordBackend;
+use crate::envelope::{DecryptError, Field, Place, V1_PREFIX};
+use crate::error::StoreError;
+use crate::keyring::Keyring;
+use crate::legacy::LegacyDecryptor;
+use crate::record::{AccountChange, AccountRecord, SealedFields};
+use crate::store::CredentialStore;
+
+/// Encrypted credential storage over a backend.
+pub struct Vault<B> {
+    pub(crate) backend: B,
+    keyring: RwLock<Arc<Keyring>>,
+    pub(crate) legacy: Option<LegacyDecryptor>,
+}
+
+impl<B: RecordBackend> Vault<B> {
+    /// A vault sealing with `keyring` into `backend`.
+    pub fn new(backend: B, keyring: Keyring) -> Self {
+        Self {
+            backend,
+            keyring: RwLock::new(Arc::new(keyring)),
+            legacy: None,
+        }
+    }
+
+    /// Also opens legacy Web Crypto ciphertexts (until [`Vault::migrate_legacy`] has run).
+    #[must_use]
+    pub fn with_legacy(mut self, legacy: LegacyDecryptor) -> Self {
+        self.legacy = Some(legacy);
+        self
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The keyring in use now.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        Arc::clone(&self.keyring.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn replace_keyring(&self, keyring: Keyring) {
+        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keyring);
+    }
+
+    /// Opens one stored ciphertext: a v1 envelope with the keyring, anything else with the
+    /// legacy decryptor when one is configured.
+    pub(crate) fn open_field(
+        &self,
+        keyring: &Keyring,
+        place: &Place,
+        ciphertext: &str,
+    ) -> Result<SecretString, StoreError> {
+        let opened = if ciphertext.starts_with(V1_PREFIX) {
+            keyring.open(place, ciphertext)
+        } else {
+            self.legacy
+                .as_ref()
+                .ok_or(DecryptError)
+                .and_then(|legacy| legacy.open(ciphertext))
+        };
+        opened.map_err(|source| StoreError::Decrypt {
+            account: place.account,
+            field: place.field,
+            source,
+        })
+    }
+
+    /// Opens `field` of `fields` when it is stored.
+    fn open_stored(
+        &self,
+        keyring: &Keyring,
+        account: AccountId,
+        broker: BrokerKind,
+        fields: &SealedFields,
+        field: Field,
+    ) -> Result<Option<SecretString>, StoreError> {
+        fields
+            .get(field)
+            .map(|ciphertext| {
+                self.open_field(
+                    keyring,
+                    &Place {
+                        account,
+                        broker,
+                        field,
+                    },
+                    ciphertext,
+                )
+            })
+            .transpose()
+    }
+
+    async fn update(
+        &self,
+        user: UserId,
+        id: AccountId,
+        change: AccountChange,
+    ) -> Result<BrokerAccount, StoreError> {
+        self.backend
+            .update_account(user, id, &change)
+            .await?
+            .ok_or(StoreError::AccountNotFound { account: id })
+    }
+
+    async fn existing(&self, user: UserId, id: AccountId) -> Result<AccountRecord, StoreError> {
+        self.backend
+            .account(user, id)
+            .await?
+            .ok_or(StoreError::AccountNotFound { account: id })
+    }
+}
+
+/// Seals each present secret for its place under the primary key.
+fn seal_fields<'a>(
+    keyring: &Keyring,
+    account: AccountId,
+    broker: BrokerKind,
+    secrets: impl IntoIterator<Item = (Field, Option<&'a SecretString>)>,
+) -> Result<SealedFields, StoreError> {
+    let mut sealed = SealedFields::new();
+    for (field, secret) in secrets {
+        let Some(secret) = secret else { continue };
+        let place = Place {
+            account,
+            broker,
+            field,
+        };
+        let ciphertext = keyring
+            .seal(&place, secret)
+            .map_err(|source| StoreError::Encrypt { field, source })?;
+        sealed.insert(field, ciphertext);
+    }
+    Ok(sealed)
+}
+
+fn seal_credentials(
+    keyring: &Keyring,
+    account: AccountId,
+    credentials: &BrokerCredentials,
+) -> Result<SealedFields, StoreError> {
+    let broker = credentials.kind();
+    match credentials {
+        BrokerCredentials::AngelOne(angel) => {
+            let client_code = SecretString::from(angel.client_code());
+            let secrets = [
+                (Field::ApiKey, Some(angel.api_key())),
+                (Field::ApiSecret, angel.api_secret()),
+                (Field::ClientId, Some(&client_code)),
+                (Field::Mpin, Some(angel.mpin())),
+                (Field::TotpSecret, Some(angel.totp_secret())),
+            ];
+            seal_fields(keyring, account, broker, secrets)
+        }
+        BrokerCredentials::Zerodha(zerodha) => {
+            let secrets = [
+                (Field::ApiKey, Some(zerodha.api_key())),
+                (Field::ApiSecret, Some(zerodha.api_secret())),
+            ];
+            seal_fields(keyring, account, broker, secrets)
+        }
+        _ => Err(StoreError::UnsupportedBroker { broker }),
+    }
+}
+
+impl<B: RecordBackend> Vault<B> {
+    fn open_credentials(&self, record: &AccountRecord) -> Result<BrokerCredentials, StoreError> {
+        let keyring = self.keyring();
+        let account = record.account.id;
+        let broker = record.account.broker;
+        let open =
+            |field: Field| self.open_stored(&keyring, account, broker, &record.secrets, field);
+        let require = |field: Field| -> Result<SecretString, StoreError> {
+            open(field)?.ok_or(StoreError::MissingField { account, field })
+        };
+        let invalid = |source| StoreError::InvalidStoredCredentials { account, source };
+        match broker {
+            BrokerKind::AngelOne => {
+                let client_code = require(Field::ClientId)?;
+                let mut angel = AngelOneCredentials::new(
+                    require(Field::ApiKey)?,
+                    client_code.expose_secret(),
+                    require(Field::Mpin)?,
+                    require(Field::TotpSecret)?,
+                )
+                .map_err(invalid)?;
+                if let Some(api_secret) = open(Field::ApiSecret)? {
+                    angel = angel.with_api_secret(api_secret).map_err(invalid)?;
+                }
+                Ok(BrokerCredentials::AngelOne(angel))
+            }
+            BrokerKind::Zerodha => {
+                ZerodhaCredentials::new(require(Field::ApiKey)?, require(Field::ApiSecret)?)
+                    .map(BrokerCredentials::Zerodha)
+                    .map_err(invalid)
+            }
+            _ => Err(StoreError::UnsupportedBroker { broker }),
+        }
+    }
+}
+
+#[async_trait]
+impl<B: RecordBackend> CredentialStore for Vault<B> {
+    #[tracing::instrument(skip_all, fields(%user))]
+    async fn create_account(
+        &self,
+        user: UserId,
+        credentials: &BrokerCredentials,
+    ) -> Result<BrokerAccount, StoreError> {
+        let account = BrokerAccount::new(user, credentials.kind());
+        let secrets = seal_credentials(&self.keyring(), account.id, credentials)?;
+        let record = AccountRecord { account, secrets };
+        self.backend
+            .insert_accounts(std::slice::from_ref(&record))
+            .await?;
+        tracing::debug!(account = %record.account.id, broker = %record.account.broker, "account stored");
+        Ok(record.account)
+    }
+
+    #[tracing::instrument(skip_all, fields(%user, %id))]
+    async fn update_credentials(
+        &self,
+        user: UserId,
+        id: AccountId,
+        credentials: &BrokerCredentials,
+    ) -> Result<BrokerAccount, StoreError> {
+        let stored = self.existing(user, id).await?.account.broker;
+        let given = credentials.kind();
+        if stored != given {
+            return Err(StoreError::BrokerMismatch {
+                account: id,
+                stored,
+                given,
+            });
+        }
+        let secrets = seal_credentials(&self.keyring(), id, credentials)?;
+        self.update(user, id, AccountChange::Secrets(secrets)).await
+    }
+
+    async fn account(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<Option<BrokerAccount>, StoreError> {
+        Ok(self
+            .backend
+            .account(user, id)
+            .await?
+            .map(|record| record.account))
+    }
+
+    async fn accounts(&self, user: UserId) -> Result<Vec<BrokerAccount>, StoreError> {
+        self.backend.accounts(user).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%user, %id))]
+    async fn credentials(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<BrokerCredentials, StoreError> {
+        let record = self.existing(user, id).await?;
+        self.open_credentials(&record)
+    }
+
+    async fn delete_account(&self, user: UserId, id: AccountId) -> Result<(), StoreError> {
+        if self.backend.delete_account(user, id).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AccountNotFound { account: id })
+        }
+    }
+
+    async fn set_status(
+        &self,
+        user: UserId,
+        id: AccountId,
+        status: AccountStatus,
+    ) -> Result<BrokerAccount, StoreError> {
+        self.update(user, id, AccountChange::Status(status)).await
+    }
+
+    async fn set_auto_execute(
+        &self,
+        user: UserId,
+        id: AccountId,
+        auto_execute: bool,
+    ) -> Result<BrokerAccount, StoreError> {
+        self.update(user, id, AccountChange::AutoExecute(auto_execute))
+            .await
+    }
+
+    async fn assign_egress_ip(
+        &self,
+        user: UserId,
+        id: AccountId,
+        egress_ip: Option<IpAddr>,
+    ) -> Result<BrokerAccount, StoreError> {
+        self.update(user, id, AccountChange::EgressIp(egress_ip))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(%user, %id))]
+    async fn save_session(
+        &self,
+        user: UserId,
+        id: AccountId,
+        tokens: &SessionTokens,
+    ) -> Result<(), StoreError> {
+        let broker = self.existing(user, id).await?.account.broker;
+        let secrets = [
+            (Field::AccessToken, Some(tokens.access_token())),
+            (Field::RefreshToken, tokens.refresh_token()),
+            (Field::FeedToken, tokens.feed_token()),
+        ];
+        let sealed = seal_fields(&self.keyring(), id, broker, secrets)?;
+        if self
+            .backend
+            .save_session(user, id, &sealed, tokens.expires_at())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::AccountNotFound { account: id })
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(%user, %id))]
+    async fn session(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<Option<SessionTokens>, StoreError> {
+        let Some(record) = self.backend.session(user, id).await? else {
+            return Ok(None);
+        };
+        let keyring = self.keyring();
+        let open =
+            |field: Field| self.open_stored(&keyring, id, record.broker, &record.tokens, field);
+        let access = open(Field::AccessToken)?.ok_or(StoreError::MissingField {
+            account: id,
+            field: Field::AccessToken,
+        })?;
+        let mut tokens = SessionTokens::new(access, record.expires_at).map_err(|source| {
+            StoreError::InvalidStoredCredentials {
+                account: id,
+                source,
+            }
+        })?;
+        if let Some(refresh) = open(Field::RefreshToken)? {
+            tokens = tokens.with_refresh_token(refresh);
+        }
+        if let Some(feed) = open(Field::FeedToken)? {
+            tokens = tokens.with_feed_token(feed);
+        }
+        Ok(Some(tokens))
+    }
+
+    async fn clear_session(&self, user: UserId, id: AccountId) -> Result<(), StoreError> {
+        if self.backend.clear_session(user, id).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AccountNotFound { account: id })
+        }
+    }
+
+    async fn accounts_due_for_run(&self) -> Result<Vec<BrokerAccount>, StoreError> {
+        self.backend.accounts_due_for_run().await
+    }
+}
+
+impl<B> fmt::Debug for Vault<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field(
+                "keyring",
+                &*self.keyring.read().unwrap_or_else(PoisonError::into_inner),
+            )
+            .field("legacy", &self.legacy)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,742 @@
+//! The behaviours every backend must have, written once. `store_behaviours!` turns each into a
+//! test for one backend's fixture.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use broker_core::BrokerKind;
+use chrono::{DateTime, Utc};
+use vault::{
+    AccountChange, AccountId, AccountRecord, AccountStatus, BrokerAccount, CredentialStore, Field,
+    KeyId, KeyMaterial, Keyring, LegacyDecryptor, LegacyFormat, RecordBackend, SealedFields,
+    SealedRow, SessionRecord, Staleness, StoreError, Table, UserId, Vault,
+};
+
+use crate::fixtures::{TOTP_SECRET, angel_one, exposed, exposed_session, key_id, session, zerodha};
+
+/// Expands to one `#[tokio::test]` per behaviour, each on a fresh store from `$fixture`.
+#[macro_export]
+macro_rules! store_behaviours {
+    ($fixture:path) => {
+        $crate::store_behaviours!(@each $fixture;
+            created_accounts_round_trip_their_credentials,
+            a_user_may_hold_several_accounts_listed_oldest_first,
+            other_users_can_neither_see_nor_change_an_account,
+            updating_credentials_replaces_them_and_refuses_another_broker,
+            status_auto_execute_and_egress_ip_are_stored,
+            due_for_run_lists_auto_execute_accounts_across_users_except_disabled,
+            sessions_round_trip_with_their_expiry_and_can_be_cleared,
+            deleting_an_account_removes_its_session,
+            stored_rows_hold_only_v1_envelopes,
+            ciphertexts_swapped_between_accounts_or_fields_are_rejected,
+            a_wrong_key_is_rejected,
+            rotation_with_concurrent_readers_loses_nothing,
+            an_interrupted_rotation_resumes_where_it_stopped,
+            legacy_ciphertexts_are_readable_then_migrated_to_v1,
+            debug_output_never_shows_secrets,
+        );
+    };
+    (@each $fixture:path; $($behaviour:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $behaviour() {
+                let Some(fixture) = $fixture().await else { return };
+                $crate::suite::$behaviour(&fixture.vault).await;
+                fixture.finish().await;
+            }
+        )*
+    };
+}
+
+fn user() -> UserId {
+    UserId::new_random()
+}
+
+pub async fn created_accounts_round_trip_their_credentials<B: RecordBackend>(vault: &Vault<B>) {
+    let store: &dyn CredentialStore = vault;
+    let owner = user();
+    for credentials in [angel_one("1"), zerodha("2")] {
+        let account = store.create_account(owner, &credentials).await.unwrap();
+        assert_eq!(account.user_id, owner);
+        assert_eq!(account.broker, credentials.kind());
+        assert_eq!(account.status, AccountStatus::Pending);
+        assert!(!account.auto_execute && account.egress_ip.is_none());
+        assert_eq!(
+            store.account(owner, account.id).await.unwrap(),
+            Some(account.clone())
+        );
+        let opened = store.credentials(owner, account.id).await.unwrap();
+        assert_eq!(exposed(&opened), exposed(&credentials));
+    }
+}
+
+pub async fn a_user_may_hold_several_accounts_listed_oldest_first<B: RecordBackend>(
+    vault: &Vault<B>,
+) {
+    let owner = user();
+    let mut created = Vec::new();
+    for credentials in [angel_one("a"), angel_one("b"), zerodha("c")] {
+        created.push(vault.create_account(owner, &credentials).await.unwrap());
+    }
+    vault
+        .create_account(user(), &zerodha("other"))
+        .await
+        .unwrap();
+    assert_eq!(vault.accounts(owner).await.unwrap(), created);
+    assert!(vault.accounts(user()).await.unwrap().is_empty());
+}
+
+pub async fn other_users_can_neither_see_nor_change_an_account<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let stranger = user();
+    let id = vault
+        .create_account(owner, &angel_one("x"))
+        .await
+        .unwrap()
+        .id;
+    vault.save_session(owner, id, &session("x")).await.unwrap();
+    let not_found = |error: StoreError| {
+        assert!(
+            matches!(error, StoreError::AccountNotFound { account } if account == id),
+            "{error}"
+        );
+    };
+
+    assert_eq!(vault.account(stranger, id).await.unwrap(), None);
+    assert!(vault.accounts(stranger).await.unwrap().is_empty());
+    assert!(vault.session(stranger, id).await.unwrap().is_none());
+    not_found(vault.credentials(stranger, id).await.unwrap_err());
+    not_found(
+        vault
+            .update_credentials(stranger, id, &angel_one("y"))
+            .await
+            .unwrap_err(),
+    );
+    not_found(
+        vault
+            .set_status(stranger, id, AccountStatus::Disabled)
+            .await
+            .unwrap_err(),
+    );
+    not_found(
+        vault
+            .set_auto_execute(stranger, id, true)
+            .await
+            .unwrap_err(),
+    );
+    not_found(
+        vault
+            .assign_egress_ip(stranger, id, None)
+            .await
+            .unwrap_err(),
+    );
+    not_found(
+        vault
+            .save_session(stranger, id, &session("y"))
+            .await
+            .unwrap_err(),
+    );
+    not_found(vault.clear_session(stranger, id).await.unwrap_err());
+    not_found(vault.delete_account(stranger, id).await.unwrap_err());
+
+    // Nothing changed for the owner.
+    let account = vault.account(owner, id).await.unwrap().unwrap();
+    assert_eq!(account.status, AccountStatus::Pending);
+    let credentials = vault.credentials(owner, id).await.unwrap();
+    assert_eq!(exposed(&credentials), exposed(&angel_one("x")));
+    let tokens = vault.session(owner, id).await.unwrap().unwrap();
+    assert_eq!(exposed_session(&tokens), exposed_session(&session("x")));
+}
+
+pub async fn updating_credentials_replaces_them_and_refuses_another_broker<B: RecordBackend>(
+    vault: &Vault<B>,
+) {
+    let owner = user();
+    let id = vault
+        .create_account(owner, &angel_one("old"))
+        .await
+        .unwrap()
+        .id;
+    let updated = vault
+        .update_credentials(owner, id, &angel_one("new"))
+        .await
+        .unwrap();
+    assert!(updated.updated_at >= updated.created_at);
+    let opened = vault.credentials(owner, id).await.unwrap();
+    assert_eq!(exposed(&opened), exposed(&angel_one("new")));
+
+    let error = vault
+        .update_credentials(owner, id, &zerodha("k"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::BrokerMismatch {
+                stored: BrokerKind::AngelOne,
+                given: BrokerKind::Zerodha,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let missing = AccountId::new_random();
+    assert!(matches!(
+        vault
+            .update_credentials(owner, missing, &angel_one("z"))
+            .await
+            .unwrap_err(),
+        StoreError::AccountNotFound { .. }
+    ));
+}
+
+pub async fn status_auto_execute_and_egress_ip_are_stored<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let id = vault.create_account(owner, &zerodha("s")).await.unwrap().id;
+    let account = vault
+        .set_status(owner, id, AccountStatus::NeedsLogin)
+        .await
+        .unwrap();
+    assert_eq!(account.status, AccountStatus::NeedsLogin);
+    let account = vault.set_auto_execute(owner, id, true).await.unwrap();
+    assert!(account.auto_execute && account.status == AccountStatus::NeedsLogin);
+    for ip in ["127.0.0.2", "2001:db8::7"] {
+        let ip: IpAddr = ip.parse().unwrap();
+        let account = vault.assign_egress_ip(owner, id, Some(ip)).await.unwrap();
+        assert_eq!(account.egress_ip, Some(ip));
+        assert_eq!(vault.account(owner, id).await.unwrap().unwrap(), account);
+    }
+    let account = vault.assign_egress_ip(owner, id, None).await.unwrap();
+    assert_eq!(account.egress_ip, None);
+    assert_eq!(vault.account(owner, id).await.unwrap().unwrap(), account);
+}
+
+pub async fn due_for_run_lists_auto_execute_accounts_across_users_except_disabled<
+    B: RecordBackend,
+>(
+    vault: &Vault<B>,
+) {
+    let (first, second) = (user(), user());
+    let due_one = vault
+        .create_account(first, &angel_one("1"))
+        .await
+        .unwrap()
+        .id;
+    let due_two = vault
+        .create_account(second, &zerodha("2"))
+        .await
+        .unwrap()
+        .id;
+    let off = vault.create_account(first, &zerodha("3")).await.unwrap().id;
+    let disabled = vault
+        .create_account(second, &angel_one("4"))
+        .await
+        .unwrap()
+        .id;
+    for (owner, id) in [(first, due_one), (second, due_two), (second, disabled)] {
+        vault.set_auto_execute(owner, id, true).await.unwrap();
+    }
+    vault
+        .set_status(second, disabled, AccountStatus::Disabled)
+        .await
+        .unwrap();
+
+    let due = vault.accounts_due_for_run().await.unwrap();
+    let mut ids: Vec<_> = due
+        .iter()
+        .map(|account| (account.user_id, account.id))
+        .collect();
+    ids.sort();
+    let mut expected = vec![(first, due_one), (second, due_two)];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(!due.iter().any(|account| account.id == off));
+}
+
+pub async fn sessions_round_trip_with_their_expiry_and_can_be_cleared<B: RecordBackend>(
+    vault: &Vault<B>,
+) {
+    let owner = user();
+    let id = vault.create_account(owner, &zerodha("t")).await.unwrap().id;
+    assert!(vault.session(owner, id).await.unwrap().is_none());
+
+    let first = session("1");
+    vault.save_session(owner, id, &first).await.unwrap();
+    let loaded = vault.session(owner, id).await.unwrap().unwrap();
+    assert_eq!(exposed_session(&loaded), exposed_session(&first));
+    assert_eq!(loaded.expires_at(), first.expires_at());
+
+    // A new login replaces the session; a token-only session has no refresh or feed token.
+    let expires: DateTime<Utc> = "2026-12-03T00:30:00Z".parse().unwrap();
+    let second = broker_core::SessionTokens::new("accessOnly".into(), expires).unwrap();
+    vault.save_session(owner, id, &second).await.unwrap();
+    let loaded = vault.session(owner, id).await.unwrap().unwrap();
+    assert_eq!(
+        exposed_session(&loaded),
+        ("accessOnly".to_owned(), None, None)
+    );
+    assert_eq!(loaded.expires_at(), expires);
+
+    vault.clear_session(owner, id).await.unwrap();
+    assert!(vault.session(owner, id).await.unwrap().is_none());
+    // Clearing again is fine: the account exists.
+    vault.clear_session(owner, id).await.unwrap();
+}
+
+pub async fn deleting_an_account_removes_its_session<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let kept = vault
+        .create_account(owner, &zerodha("keep"))
+        .await
+        .unwrap()
+        .id;
+    let gone = vault
+        .create_account(owner, &zerodha("gone"))
+        .await
+        .unwrap()
+        .id;
+    vault
+        .save_session(owner, gone, &session("g"))
+        .await
+        .unwrap();
+    vault.delete_account(owner, gone).await.unwrap();
+    assert_eq!(vault.account(owner, gone).await.unwrap(), None);
+    assert!(vault.session(owner, gone).await.unwrap().is_none());
+    assert!(matches!(
+        vault.delete_account(owner, gone).await.unwrap_err(),
+        StoreError::AccountNotFound { .. }
+    ));
+    let remaining: Vec<_> = vault
+        .accounts(owner)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(remaining, [kept]);
+    let rows = vault
+        .backend()
+        .stale_rows(Table::Sessions, &Staleness::Legacy, None, 10)
+        .await;
+    assert!(rows.unwrap().is_empty());
+}
+
+pub async fn stored_rows_hold_only_v1_envelopes<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let credentials = angel_one("PLAIN");
+    let id = vault.create_account(owner, &credentials).await.unwrap().id;
+    vault
+        .save_session(owner, id, &session("PLAIN"))
+        .await
+        .unwrap();
+    let record = vault.backend().account(owner, id).await.unwrap().unwrap();
+    let stored: Vec<(Field, &str)> = record.secrets.iter().collect();
+    assert_eq!(stored.len(), 5, "{:?}", record.secrets);
+    let tokens = vault.backend().session(owner, id).await.unwrap().unwrap();
+    assert_eq!(tokens.tokens.iter().count(), 3);
+    for (field, ciphertext) in stored.into_iter().chain(tokens.tokens.iter()) {
+        assert!(ciphertext.starts_with("v1.kid0."), "{field}: {ciphertext}");
+        assert!(!ciphertext.contains("PLAIN") && !ciphertext.contains(TOTP_SECRET));
+    }
+}
+
+pub async fn ciphertexts_swapped_between_accounts_or_fields_are_rejected<B: RecordBackend>(
+    vault: &Vault<B>,
+) {
+    let owner = user();
+    let victim = vault
+        .create_account(owner, &zerodha("victim"))
+        .await
+        .unwrap()
+        .id;
+    let attacker = vault
+        .create_account(owner, &zerodha("attacker"))
+        .await
+        .unwrap()
+        .id;
+    let backend = vault.backend();
+    let attacker_secrets = backend
+        .account(owner, attacker)
+        .await
+        .unwrap()
+        .unwrap()
+        .secrets;
+    let victim_secrets = backend
+        .account(owner, victim)
+        .await
+        .unwrap()
+        .unwrap()
+        .secrets;
+
+    // The attacker's ciphertexts copied into the victim's row.
+    backend
+        .update_account(owner, victim, &AccountChange::Secrets(attacker_secrets))
+        .await
+        .unwrap();
+    let error = vault.credentials(owner, victim).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::Decrypt { account, .. } if account == victim),
+        "{error}"
+    );
+
+    // The victim's own key and secret swapped between fields.
+    let mut swapped = SealedFields::new();
+    swapped.insert(
+        Field::ApiKey,
+        victim_secrets.get(Field::ApiSecret).unwrap().to_owned(),
+    );
+    swapped.insert(
+        Field::ApiSecret,
+        victim_secrets.get(Field::ApiKey).unwrap().to_owned(),
+    );
+    backend
+        .update_account(owner, victim, &AccountChange::Secrets(swapped))
+        .await
+        .unwrap();
+    assert!(matches!(
+        vault.credentials(owner, victim).await.unwrap_err(),
+        StoreError::Decrypt { .. }
+    ));
+
+    // Put back, it opens again.
+    backend
+        .update_account(owner, victim, &AccountChange::Secrets(victim_secrets))
+        .await
+        .unwrap();
+    let opened = vault.credentials(owner, victim).await.unwrap();
+    assert_eq!(exposed(&opened), exposed(&zerodha("victim")));
+}
+
+pub async fn a_wrong_key_is_rejected<B: RecordBackend + Clone>(vault: &Vault<B>) {
+    let owner = user();
+    let id = vault
+        .create_account(owner, &angel_one("w"))
+        .await
+        .unwrap()
+        .id;
+    let impostor = Vault::new(
+        vault.backend().clone(),
+        Keyring::new(key_id("kid0"), &KeyMaterial::generate()),
+    );
+    let error = impostor.credentials(owner, id).await.unwrap_err();
+    assert!(matches!(error, StoreError::Decrypt { .. }), "{error}");
+    // The message names the place, never a reason.
+    let message = error.to_string();
+    assert!(message.contains(&id.to_string()) && message.ends_with("could not be decrypted"));
+}
+
+/// Creates `count` accounts (half Angel One, half Zerodha, every third with a session) and
+/// returns them with what they hold.
+async fn populate<B: RecordBackend>(
+    vault: &Vault<B>,
+    count: usize,
+) -> Vec<(UserId, AccountId, Vec<String>, bool)> {
+    let mut accounts = Vec::new();
+    for index in 0..count {
+        let owner = user();
+        let tag = index.to_string();
+        let credentials = if index % 2 == 0 {
+            angel_one(&tag)
+        } else {
+            zerodha(&tag)
+        };
+        let id = vault.create_account(owner, &credentials).await.unwrap().id;
+        let has_session = index % 3 == 0;
+        if has_session {
+            vault.save_session(owner, id, &session(&tag)).await.unwrap();
+        }
+        accounts.push((owner, id, exposed(&credentials), has_session));
+    }
+    accounts
+}
+
+async fn assert_all_intact<B: RecordBackend>(
+    vault: &Vault<B>,
+    accounts: &[(UserId, AccountId, Vec<String>, bool)],
+) {
+    for (index, (owner, id, values, has_session)) in accounts.iter().enumerate() {
+        let opened = vault.credentials(*owner, *id).await.unwrap();
+        assert_eq!(&exposed(&opened), values);
+        let tokens = vault.session(*owner, *id).await.unwrap();
+        assert_eq!(tokens.is_some(), *has_session);
+        if let Some(tokens) = tokens {
+            assert_eq!(
+                exposed_session(&tokens),
+                exposed_session(&session(&index.to_string()))
+            );
+        }
+    }
+}
+
+pub async fn rotation_with_concurrent_readers_loses_nothing<B: RecordBackend>(vault: &Vault<B>) {
+    let accounts = populate(vault, 40).await;
+    let old = key_id("kid0");
+    let new = key_id("kid1");
+    vault
+        .add_primary_key(new.clone(), &KeyMaterial::generate())
+        .unwrap();
+    let sealed_under_old = vault.backend().count_sealed_under(&old).await.unwrap();
+    assert_eq!(sealed_under_old, 20 * 5 + 20 * 2 + 14 * 3);
+    let refused = vault.remove_key(&old).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::KeyInUse { references, .. } if references == sealed_under_old),
+        "{refused}"
+    );
+
+    let rotating = AtomicBool::new(true);
+    let reads_during_rotation = AtomicU64::new(0);
+    let reader = || async {
+        while rotating.load(Ordering::SeqCst) {
+            for (owner, id, values, _) in &accounts {
+                let opened = vault.credentials(*owner, *id).await.unwrap();
+                assert_eq!(&exposed(&opened), values);
+                reads_during_rotation.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    };
+    let rotation = async {
+        // Let the readers start first.
+        tokio::task::yield_now().await;
+        let report = vault.rotate(7).await.unwrap();
+        rotating.store(false, Ordering::SeqCst);
+        report
+    };
+    let (report, (), ()) = tokio::join!(rotation, reader(), reader());
+
+    assert_eq!(report.rows, 40 + 14, "{report:?}");
+    assert_eq!(report.fields, sealed_under_old);
+    assert!(reads_during_rotation.load(Ordering::SeqCst) > 0);
+    assert_eq!(vault.backend().count_sealed_under(&old).await.unwrap(), 0);
+    assert_eq!(
+        vault.backend().count_sealed_under(&new).await.unwrap(),
+        sealed_under_old
+    );
+    vault.remove_key(&old).await.unwrap();
+    assert_eq!(vault.keyring().key_ids().collect::<Vec<_>>(), [&new]);
+    assert_all_intact(vault, &accounts).await;
+    // Nothing left to do.
+    assert_eq!(vault.rotate(7).await.unwrap().rows, 0);
+}
+
+/// A backend that fails every compare-and-swap after the first `allowed`, as a crash would.
+struct FailingAfter<'a, B> {
+    inner: &'a B,
+    allowed: AtomicU64,
+}
+
+#[async_trait]
+impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
+    async fn insert_accounts(&self, records: &[AccountRecord]) -> Result<(), StoreError> {
+        self.inner.insert_accounts(records).await
+    }
+    async fn account(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        self.inner.account(user, id).await
+    }
+    async fn accounts(&self, user: UserId) -> Result<Vec<BrokerAccount>, StoreError> {
+        self.inner.accounts(user).await
+    }
+    async fn update_account(
+        &self,
+        user: UserId,
+        id: AccountId,
+        change: &AccountChange,
+    ) -> Result<Option<BrokerAccount>, StoreError> {
+        self.inner.update_account(user, id, change).await
+    }
+    async fn delete_account(&self, user: UserId, id: AccountId) -> Result<bool, StoreError> {
+        self.inner.delete_account(user, id).await
+    }
+    async fn accounts_due_for_run(&self) -> Result<Vec<BrokerAccount>, StoreError> {
+        self.inner.accounts_due_for_run().await
+    }
+    async fn save_session(
+        &self,
+        user: UserId,
+        id: AccountId,
+        tokens: &SealedFields,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.save_session(user, id, tokens, expires_at).await
+    }
+    async fn session(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.inner.session(user, id).await
+    }
+    async fn clear_session(&self, user: UserId, id: AccountId) -> Result<bool, StoreError> {
+        self.inner.clear_session(user, id).await
+    }
+    async fn stale_rows(
+        &self,
+        table: Table,
+        stale: &Staleness,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> Result<Vec<SealedRow>, StoreError> {
+        self.inner.stale_rows(table, stale, after, limit).await
+    }
+    async fn replace_fields(
+        &self,
+        row: &SealedRow,
+        fields: &SealedFields,
+    ) -> Result<bool, StoreError> {
+        let allowed = self.allowed.load(Ordering::SeqCst);
+        if allowed == 0 {
+            return Err(StoreError::InvalidRecord {
+                detail: "simulated crash".into(),
+            });
+        }
+        self.allowed.store(allowed - 1, Ordering::SeqCst);
+        self.inner.replace_fields(row, fields).await
+    }
+    async fn count_sealed_under(&self, key: &KeyId) -> Result<u64, StoreError> {
+        self.inner.count_sealed_under(key).await
+    }
+}
+
+pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(vault: &Vault<B>) {
+    let accounts = populate(vault, 12).await;
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let crashing = Vault::new(
+        FailingAfter {
+            inner: vault.backend(),
+            allowed: AtomicU64::new(5),
+        },
+        (*vault.keyring()).clone(),
+    );
+    let error = crashing.rotate(3).await.unwrap_err();
+    assert!(error.to_string().contains("simulated crash"));
+    let old = key_id("kid0");
+    let left = vault.backend().count_sealed_under(&old).await.unwrap();
+    assert!(left > 0, "the crash should leave work to do");
+
+    let report = vault.rotate(3).await.unwrap();
+    assert_eq!(report.rows, 12 + 4 - 5, "{report:?}");
+    assert_eq!(report.fields, left);
+    assert_eq!(vault.backend().count_sealed_under(&old).await.unwrap(), 0);
+    assert_all_intact(vault, &accounts).await;
+}
+
+/// What the legacy Edge Function stored: base64(IV ‖ ciphertext ‖ tag), no associated data.
+fn web_crypto_seal(key: &[u8; 32], plaintext: &str) -> String {
+    let cipher = Aes256Gcm::new_from_slice(key).unwrap();
+    let iv = Aes256Gcm::generate_nonce(&mut OsRng);
+    let sealed = cipher.encrypt(&iv, plaintext.as_bytes()).unwrap();
+    STANDARD.encode([iv.as_slice(), &sealed].concat())
+}
+
+pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBackend + Clone>(
+    vault: &Vault<B>,
+) {
+    let legacy_key = [0x5a; 32];
+    let owner = user();
+    let mut ids = Vec::new();
+    for tag in ["L1", "L2", "L3"] {
+        let mut secrets = SealedFields::new();
+        secrets.insert(
+            Field::ApiKey,
+            web_crypto_seal(&legacy_key, &format!("kiteKEY{tag}")),
+        );
+        secrets.insert(
+            Field::ApiSecret,
+            web_crypto_seal(&legacy_key, &format!("kiteSECRET{tag}")),
+        );
+        let account = BrokerAccount::new(owner, BrokerKind::Zerodha);
+        ids.push((account.id, tag));
+        vault
+            .backend()
+            .insert_accounts(&[AccountRecord { account, secrets }])
+            .await
+            .unwrap();
+    }
+    let v1_account = vault
+        .create_account(owner, &zerodha("V1"))
+        .await
+        .unwrap()
+        .id;
+
+    // Without the legacy key configured, legacy rows do not open.
+    assert!(matches!(
+        vault.credentials(owner, ids[0].0).await.unwrap_err(),
+        StoreError::Decrypt { .. }
+    ));
+
+    let legacy = LegacyDecryptor::from_base64_key(
+        &STANDARD.encode(legacy_key).into(),
+        LegacyFormat::ConcatenatedBase64,
+    )
+    .unwrap();
+    let migrating =
+        Vault::new(vault.backend().clone(), (*vault.keyring()).clone()).with_legacy(legacy);
+    for (id, tag) in &ids {
+        let opened = migrating.credentials(owner, *id).await.unwrap();
+        assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
+    }
+    let report = migrating.migrate_legacy(2).await.unwrap();
+    assert_eq!((report.rows, report.fields), (3, 6), "{report:?}");
+
+    // Now everything opens without the legacy key, and every field is a v1 envelope.
+    for (id, tag) in &ids {
+        let opened = vault.credentials(owner, *id).await.unwrap();
+        assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
+        let record = vault.backend().account(owner, *id).await.unwrap().unwrap();
+        assert!(
+            record
+                .secrets
+                .iter()
+                .all(|(_, text)| text.starts_with("v1.kid0."))
+        );
+    }
+    let untouched = vault.credentials(owner, v1_account).await.unwrap();
+    assert_eq!(exposed(&untouched), exposed(&zerodha("V1")));
+    assert_eq!(migrating.migrate_legacy(2).await.unwrap().rows, 0);
+}
+
+pub async fn debug_output_never_shows_secrets<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let id = vault
+        .create_account(owner, &angel_one("LEAK"))
+        .await
+        .unwrap()
+        .id;
+    vault
+        .save_session(owner, id, &session("LEAK"))
+        .await
+        .unwrap();
+    let credentials = vault.credentials(owner, id).await.unwrap();
+    let tokens = vault.session(owner, id).await.unwrap().unwrap();
+    let record = vault.backend().account(owner, id).await.unwrap().unwrap();
+    let session_record = vault.backend().session(owner, id).await.unwrap().unwrap();
+    let printed = format!(
+        "{credentials:?} {tokens:?} {record:?} {record:#?} {session_record:?} {vault:?} {:?}",
+        vault.keyring()
+    );
+    for secret in [
+        "angelKEYLEAK",
+        "angelSECRETLEAK",
+        "4831",
+        TOTP_SECRET,
+        "eyJaccessLEAK",
+        "refreshLEAK",
+        "feedLEAK",
+    ] {
+        assert!(!printed.contains(secret), "{secret} leaked in {printed}");
+    }
+    // Ciphertexts are not printed either, only the key that sealed them.
+    let envelope = record.secrets.get(Field::Mpin).unwrap();
+    assert!(!printed.contains(envelope));
+    assert!(printed.contains("kid0"));
+}
