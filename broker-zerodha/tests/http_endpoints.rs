@@ -2,6 +2,8 @@
 //! checked, and the answers are fixtures written from kiteconnect-mocks' real samples, so
 //! each test also proves the endpoint decodes Kite's real shapes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on purpose
+
 mod common;
 
 use broker_core::{

@@ -1,6 +1,8 @@
 //! Every Kite error type, mapped by `error_type` with the HTTP status kept, and the rule that
 //! an order call whose answer was lost becomes "outcome unknown" and is never repeated.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on purpose
+
 mod common;
 
 use std::net::IpAddr;
