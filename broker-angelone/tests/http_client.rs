@@ -1,6 +1,8 @@
 //! The raw client against a mock SmartAPI: every endpoint's method, path, headers and body,
 //! and every error shape. A catch-all mock mounted last fails any request no test expected.
 
+#![allow(clippy::unwrap_used)] // helpers of a test file: a failure should fail the test loudly
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
