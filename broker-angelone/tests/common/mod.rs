@@ -18,7 +18,7 @@ use secrecy::SecretString;
 
 pub const API_KEY: &str = "simKEYq7f3a9";
 pub const CLIENT_CODE: &str = "S1234";
-pub const MPIN: &str = "2468";
+pub const MPIN: &str = "97315864";
 /// RFC 6238's SHA-1 key "12345678901234567890" in base32.
 pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
