@@ -10,9 +10,17 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use broker_core::credentials::REDACTED;
+
+/// Writes a decimal as a JSON number with its exact digits, as Kite does: SDKs do arithmetic
+/// on these fields, so a string would break them. Only the simulator serialises these types.
+fn json_number<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+    let raw = serde_json::value::RawValue::from_string(value.normalize().to_string())
+        .map_err(serde::ser::Error::custom)?;
+    raw.serialize(serializer)
+}
 
 /// The envelope of every JSON answer: `{"status":"success","data":…}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -138,7 +146,7 @@ pub struct SegmentMargins {
     #[serde(default)]
     pub enabled: bool,
     /// Net cash balance available for trading.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub net: Decimal,
     /// What is available.
     #[serde(default)]
@@ -152,22 +160,22 @@ pub struct SegmentMargins {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct AvailableMargins {
     /// Additional margin given by the broker.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub adhoc_margin: Decimal,
     /// Raw cash balance.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub cash: Decimal,
     /// Opening balance of the day.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub opening_balance: Decimal,
     /// Current balance.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub live_balance: Decimal,
     /// Margin from pledged collateral.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub collateral: Decimal,
     /// Cash paid in during the day.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub intraday_payin: Decimal,
 }
 
@@ -175,31 +183,31 @@ pub struct AvailableMargins {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct UtilisedMargins {
     /// Total margin used.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub debits: Decimal,
     /// Exposure margin blocked.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub exposure: Decimal,
     /// Booked intraday profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub m2m_realised: Decimal,
     /// Unbooked intraday profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub m2m_unrealised: Decimal,
     /// Option premium paid.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub option_premium: Decimal,
     /// Funds paid out or withdrawn.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub payout: Decimal,
     /// SPAN margin blocked.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub span: Decimal,
     /// Value of holdings sold during the day.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub holding_sales: Decimal,
     /// Utilised portion of the maximum turnover.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub turnover: Decimal,
 }
 
@@ -290,13 +298,13 @@ pub struct KiteOrder {
     #[serde(default)]
     pub disclosed_quantity: u32,
     /// Limit price (0 for market orders).
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub price: Decimal,
     /// Trigger price (0 without a trigger).
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub trigger_price: Decimal,
     /// Average fill price (0 before any fill).
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub average_price: Decimal,
     /// Filled quantity.
     #[serde(default)]
@@ -308,7 +316,7 @@ pub struct KiteOrder {
     #[serde(default)]
     pub cancelled_quantity: u32,
     /// Market protection: 0 none, 1–100 percent, -1 automatic.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub market_protection: Decimal,
     /// The tag it was placed with.
     #[serde(default)]
@@ -344,7 +352,7 @@ pub struct KiteTrade {
     #[serde(default)]
     pub product: String,
     /// Fill price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub average_price: Decimal,
     /// Filled quantity.
     #[serde(default)]
@@ -396,49 +404,49 @@ pub struct KitePosition {
     #[serde(default)]
     pub overnight_quantity: i64,
     /// Contract multiplier.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub multiplier: Decimal,
     /// Average price of the open quantity.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub average_price: Decimal,
     /// Previous close.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub close_price: Decimal,
     /// Last traded price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub last_price: Decimal,
     /// Net value.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub value: Decimal,
     /// Profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub pnl: Decimal,
     /// Mark-to-market profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub m2m: Decimal,
     /// Unrealised profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub unrealised: Decimal,
     /// Realised profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub realised: Decimal,
     /// Quantity bought.
     #[serde(default)]
     pub buy_quantity: u64,
     /// Average buy price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub buy_price: Decimal,
     /// Value bought.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub buy_value: Decimal,
     /// Quantity sold.
     #[serde(default)]
     pub sell_quantity: u64,
     /// Average sell price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub sell_price: Decimal,
     /// Value sold.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub sell_value: Decimal,
 }
 
@@ -470,16 +478,16 @@ pub struct KiteHolding {
     #[serde(default)]
     pub used_quantity: u64,
     /// Average buy price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub average_price: Decimal,
     /// Last traded price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub last_price: Decimal,
     /// Previous close.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub close_price: Decimal,
     /// Unrealised profit and loss.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub pnl: Decimal,
 }
 
@@ -487,16 +495,16 @@ pub struct KiteHolding {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
 pub struct KiteOhlc {
     /// Opening price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub open: Decimal,
     /// Day's high.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub high: Decimal,
     /// Day's low.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub low: Decimal,
     /// Previous close.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub close: Decimal,
 }
 
@@ -513,7 +521,7 @@ pub struct KiteQuote {
     #[serde(default)]
     pub last_trade_time: Option<String>,
     /// Last traded price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub last_price: Decimal,
     /// Last traded quantity.
     #[serde(default)]
@@ -522,16 +530,16 @@ pub struct KiteQuote {
     #[serde(default)]
     pub volume: u64,
     /// Volume-weighted average price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub average_price: Decimal,
     /// Change from the previous close.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub net_change: Decimal,
     /// Lower circuit limit.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub lower_circuit_limit: Decimal,
     /// Upper circuit limit.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub upper_circuit_limit: Decimal,
     /// The day's prices.
     #[serde(default)]
@@ -545,7 +553,7 @@ pub struct KiteOhlcQuote {
     #[serde(default)]
     pub instrument_token: u64,
     /// Last traded price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub last_price: Decimal,
     /// The day's prices.
     #[serde(default)]
@@ -559,7 +567,7 @@ pub struct KiteLtp {
     #[serde(default)]
     pub instrument_token: u64,
     /// Last traded price.
-    #[serde(default)]
+    #[serde(default, serialize_with = "json_number")]
     pub last_price: Decimal,
 }
 

@@ -4,10 +4,23 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::http::models::Envelope;
+
 /// `{"status":"success","data":…}` with `application/json`.
 pub(super) fn success<T: Serialize>(data: T) -> Response {
-    let body = serde_json::json!({ "status": "success", "data": data });
-    json(StatusCode::OK, body.to_string())
+    let envelope = Envelope {
+        status: "success".to_owned(),
+        data,
+    };
+    match serde_json::to_string(&envelope) {
+        Ok(body) => json(StatusCode::OK, body),
+        Err(error) => KiteError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "GeneralException",
+            format!("could not encode the answer: {error}"),
+        )
+        .into_response(),
+    }
 }
 
 fn json(status: StatusCode, body: String) -> Response {
