@@ -14,7 +14,8 @@
 use std::time::Instant;
 
 use broker_core::{Broker, Exchange, InstrumentRef, OrderRequest, OrderType, Product, Side};
-use broker_zerodha::{KiteHttpClient, LoginRedirect, Zerodha};
+use broker_zerodha::sim::browser_login;
+use broker_zerodha::{KiteHttpClient, Zerodha};
 use rust_decimal::Decimal;
 
 /// Clock ticks per second of `/proc/self/stat` (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
@@ -35,7 +36,9 @@ fn process_cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let [url, api_key, api_secret, count] = arguments.as_slice() else {
-        return Err("usage: place_order_bench <simulator URL> <api key> <api secret> <orders>".into());
+        return Err(
+            "usage: place_order_bench <simulator URL> <api key> <api secret> <orders>".into(),
+        );
     };
     let count: u32 = count.parse()?;
 
@@ -44,17 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .login_page(format!("{url}/connect/login"))
         .without_rate_limits()
         .build()?;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let answer = browser.get(client.login_url(&[])).send().await?;
-    let location = answer
-        .headers()
-        .get("location")
-        .ok_or("the login page did not redirect")?
-        .to_str()?;
-    let location = url::Url::parse(location)?;
-    let redirect = LoginRedirect::parse(location.query().unwrap_or_default())?;
+    let redirect = browser_login(client.login_url(&[])).await?;
     client
         .generate_session(redirect.request_token(), &api_secret.as_str().into())
         .await?;

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 
+use crate::auth::{LoginRedirect, LoginRedirectError};
 use crate::http::models::{KiteOrder, PlaceOrderParams};
 use broker_core::credentials::REDACTED;
 
@@ -129,6 +130,46 @@ pub struct AcceptedOrder {
     pub params: PlaceOrderParams,
     /// The TCP peer address it came from.
     pub peer: IpAddr,
+}
+
+/// Why [`browser_login`] could not complete a login.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrowserLoginError {
+    /// The login page could not be fetched.
+    #[error("could not open the login page: {0}")]
+    Http(String),
+    /// The login page answered without redirecting back.
+    #[error("the login page answered HTTP {status} without a redirect")]
+    NoRedirect {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The redirect back was not a successful login.
+    #[error(transparent)]
+    Redirect(#[from] LoginRedirectError),
+}
+
+/// What the user's browser does with the simulator's login page: opens `login_url` and reads
+/// the redirect back to the app, without following it.
+///
+/// # Errors
+/// [`BrowserLoginError`] when the page fails or does not redirect with a request token.
+pub async fn browser_login(login_url: url::Url) -> Result<LoginRedirect, BrowserLoginError> {
+    let http = |error: reqwest::Error| BrowserLoginError::Http(error.without_url().to_string());
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(http)?;
+    let answer = browser.get(login_url).send().await.map_err(http)?;
+    let status = answer.status().as_u16();
+    let location = answer
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| url::Url::parse(value).ok())
+        .ok_or(BrowserLoginError::NoRedirect { status })?;
+    Ok(LoginRedirect::parse(location.query().unwrap_or_default())?)
 }
 
 /// A running simulator; stops when dropped.

@@ -9,8 +9,8 @@ use broker_core::{
     Broker, Exchange, HttpClientConfig, InstrumentRef, OrderRequest, OrderType, Product, Side,
     Variety,
 };
-use broker_zerodha::sim::{KiteSimulator, SimConfig};
-use broker_zerodha::{KiteHttpClient, LoginRedirect, Zerodha};
+use broker_zerodha::sim::{KiteSimulator, SimConfig, browser_login};
+use broker_zerodha::{KiteHttpClient, Zerodha};
 use rust_decimal_macros::dec;
 use secrecy::ExposeSecret;
 
@@ -58,17 +58,9 @@ async fn a_whole_session_at_trace_level_logs_no_key_secret_or_token() {
         .http_config(HttpClientConfig::default())
         .build()
         .unwrap();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = browser
-        .get(client.login_url(&[("state", "x")]))
-        .send()
+    let redirect = browser_login(client.login_url(&[("state", "x")]))
         .await
         .unwrap();
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    let redirect = LoginRedirect::parse(location.query().unwrap()).unwrap();
     let request_token = redirect.request_token().expose_secret().to_owned();
 
     let forged = client

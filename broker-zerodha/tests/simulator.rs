@@ -13,7 +13,7 @@ use broker_core::{
     Product, Side, Variety,
 };
 use broker_zerodha::http::models::ConvertPositionParams;
-use broker_zerodha::sim::{Fault, KiteSimulator, SimConfig};
+use broker_zerodha::sim::{Fault, KiteSimulator, SimConfig, browser_login};
 use broker_zerodha::{KiteHttpClient, LoginRedirect, Zerodha, verify_postback};
 use rust_decimal_macros::dec;
 use secrecy::{ExposeSecret, SecretString};
@@ -33,22 +33,10 @@ fn client_for(simulator: &KiteSimulator, config: HttpClientConfig) -> KiteHttpCl
         .unwrap()
 }
 
-/// What the user's browser does: open the login URL and stop at the redirect back.
 async fn user_logs_in(client: &KiteHttpClient, state: &str) -> LoginRedirect {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = browser
-        .get(client.login_url(&[("state", state)]))
-        .send()
+    browser_login(client.login_url(&[("state", state)]))
         .await
-        .unwrap();
-    assert_eq!(answer.status(), 303, "the login page redirects back");
-    let location = answer.headers()["location"].to_str().unwrap();
-    let location = url::Url::parse(location).unwrap();
-    assert_eq!(location.path(), "/kite/callback");
-    LoginRedirect::parse(location.query().unwrap()).unwrap()
+        .unwrap()
 }
 
 async fn logged_in(simulator: &KiteSimulator, config: HttpClientConfig) -> Zerodha {

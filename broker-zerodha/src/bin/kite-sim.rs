@@ -24,7 +24,12 @@ struct Options {
     #[arg(long, default_value = "simkey")]
     api_key: String,
     /// The app's API secret.
-    #[arg(long, env = "KITE_SIM_API_SECRET", default_value = "simsecret", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KITE_SIM_API_SECRET",
+        default_value = "simsecret",
+        hide_env_values = true
+    )]
     api_secret: String,
     /// The user's Kite id.
     #[arg(long, default_value = "ZS1234")]

@@ -656,3 +656,33 @@ pub struct ConvertPositionParams {
     /// The product to convert to.
     pub new_product: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_as_exact_json_numbers_and_read_from_numbers_or_strings() {
+        let ltp = KiteLtp {
+            instrument_token: 408_065,
+            last_price: Decimal::new(141_295_000, 5),
+        };
+        let json = serde_json::to_string(&ltp).unwrap();
+        assert_eq!(json, r#"{"instrument_token":408065,"last_price":1412.95}"#);
+        let from_string: KiteLtp =
+            serde_json::from_str(r#"{"instrument_token":1,"last_price":"1412.95"}"#).unwrap();
+        assert_eq!(from_string.last_price, Decimal::new(141_295, 2));
+    }
+
+    #[test]
+    fn session_debug_redacts_tokens() {
+        let session: KiteSession = serde_json::from_str(
+            r#"{"user_id":"AB1","access_token":"acc3ss","public_token":"pub1ic","refresh_token":"r3fresh"}"#,
+        )
+        .unwrap();
+        let printed = format!("{session:?}");
+        for secret in ["acc3ss", "pub1ic", "r3fresh"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
+}
