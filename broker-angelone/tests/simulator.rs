@@ -95,6 +95,20 @@ async fn expired_session_triggers_exactly_one_relogin_then_succeeds() {
     assert_eq!(simulator.logins(CLIENT_CODE), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_after_expiry_share_a_single_relogin() {
+    let simulator = Simulator::start([account("127.0.0.1")]).await.unwrap();
+    let broker = broker(&simulator, "127.0.0.1");
+    broker.login().await.unwrap();
+    simulator.expire_sessions();
+    let (orders, funds, positions) =
+        tokio::join!(broker.orders(), broker.funds(), broker.positions());
+    orders.unwrap();
+    funds.unwrap();
+    positions.unwrap();
+    assert_eq!(simulator.logins(CLIENT_CODE), 2);
+}
+
 /// What one injected fault must lead to.
 struct FaultCase {
     fault: Fault,

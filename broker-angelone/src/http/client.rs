@@ -2,8 +2,9 @@
 //!
 //! It sends the headers the official SDKs send, binds to the account's egress IP (reporting
 //! its public address in `X-ClientPublicIP`), spaces requests by Angel One's published
-//! quotas, and classifies every failure (see [`super::error`]). It never repeats a request
-//! and keeps no session: callers pass the bearer token. Bodies are never logged.
+//! quotas, and classifies every failure by its body (see the crate docs' error table). It
+//! never repeats a request and keeps no session: callers pass the bearer token. Bodies are
+//! never logged.
 //!
 //! Reference: <https://smartapi.angelbroking.com/docs>.
 

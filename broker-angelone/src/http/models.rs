@@ -2,8 +2,8 @@
 //!
 //! Request bodies hold typed values and serialize every value as a string, as SmartAPI
 //! documents them. Response types accept numbers as numbers or strings, booleans as `true` or
-//! `"false"`, and `null`, `"null"` or `""` for nothing (see [`super::lenient`]). The simulator
-//! (feature `sim`) reads and writes the same types.
+//! `"false"`, and `null`, `"null"` or `""` for nothing. The simulator (feature `sim`) reads
+//! and writes the same types.
 //!
 //! Reference: <https://smartapi.angelbroking.com/docs> (Orders, User, Portfolio, Market Data).
 
