@@ -282,3 +282,54 @@ async fn an_expired_local_session_fails_before_sending() {
     assert!(error.needs_login(), "{error:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_unreadable_success_answer_to_an_order_is_outcome_unknown() {
+    let (error, _server) = place_against(
+        ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html"),
+    )
+    .await;
+    assert!(
+        matches!(error, BrokerError::OrderOutcomeUnknown { .. }),
+        "{error:?}"
+    );
+    let read =
+        read_against(ResponseTemplate::new(200).set_body_raw("{\"status\":", "application/json"))
+            .await;
+    assert!(matches!(read, BrokerError::Decode { .. }), "{read:?}");
+}
+
+#[tokio::test]
+async fn a_nat_mismatch_is_spelled_out_in_the_ip_refusal() {
+    let server = strict_server().await;
+    Mock::given(method("POST"))
+        .and(path("/orders/regular"))
+        .respond_with(json_fixture(403, "error_ip_not_allowed.json"))
+        .mount(&server)
+        .await;
+    let egress = EgressBinding::translated(
+        "127.0.0.1".parse().unwrap(),
+        "198.51.100.4".parse().unwrap(),
+    );
+    let client = KiteHttpClient::builder(API_KEY)
+        .base_url(server.uri())
+        .http_config(HttpClientConfig::bound_to(egress))
+        .without_rate_limits()
+        .build()
+        .unwrap();
+    client
+        .set_session(
+            &SessionTokens::new(ACCESS_TOKEN.into(), Utc::now() + chrono::Duration::hours(1))
+                .unwrap(),
+        )
+        .unwrap();
+    let error = Zerodha::new(client)
+        .place_order(&limit_buy())
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("Kite saw 203.0.113.9") && text.contains("198.51.100.4"),
+        "{text}"
+    );
+}

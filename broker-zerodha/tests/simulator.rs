@@ -166,6 +166,8 @@ async fn a_client_bound_to_an_unlisted_ip_gets_ip_not_whitelisted_naming_it() {
         other => panic!("expected IpNotWhitelisted, got {other:?}"),
     }
     assert!(error.to_string().contains("127.0.0.2"));
+    let probe = broker.verify_ip_whitelisted().await.unwrap_err();
+    assert!(matches!(probe, BrokerError::IpNotWhitelisted { ip: Some(ip), .. } if ip == stranger));
     assert!(simulator.accepted_orders().is_empty());
 
     let registered = logged_in(

@@ -85,10 +85,16 @@ pub(crate) fn map_error_response(
             message: described,
         };
     }
-    if let Some(ip) = not_allowed_ip(&message) {
+    if let Some(seen) = not_allowed_ip(&message) {
+        let message = match (egress_ip, seen) {
+            (Some(ours), Some(seen)) if ours != seen => format!(
+                "{described}; Kite saw {seen} but this account is configured to leave from {ours}: check the NAT or the egress binding"
+            ),
+            _ => described,
+        };
         return BrokerError::IpNotWhitelisted {
-            ip: egress_ip.or(ip),
-            message: described,
+            ip: egress_ip.or(seen),
+            message,
         };
     }
     if let Some(order_id) = call.order_id()
