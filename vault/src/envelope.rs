@@ -5,7 +5,9 @@
 //! v1.<key id>.<base64url without padding of (nonce ‖ ciphertext ‖ tag)>
 //! ```
 //!
-//! The associated data is (account id, broker, field name, key id), so a ciphertext moved to
+//! The associated data is `"broker-vault/v1"` followed by each of (account id as 16 bytes,
+//! broker storage name, field name, key id), each preceded by its length in one byte. A
+//! ciphertext moved to
 //! another account, another field, or relabelled with another key id no longer opens. Every
 //! failure to open is the same [`DecryptError`]: no oracle.
 
@@ -347,6 +349,56 @@ mod tests {
             secret_from_utf8(vec![0xff, 0xfe]).unwrap_err(),
             DecryptError
         );
+    }
+
+    /// Builds an envelope by hand from the layout documented above, with a fixed nonce, and
+    /// checks the keyring opens it: the format is a specification, not an accident.
+    #[test]
+    fn an_envelope_built_from_the_documented_layout_opens() {
+        let key = [7u8; 32];
+        let material = KeyMaterial::from_base64(
+            "kid0",
+            &base64::engine::general_purpose::STANDARD.encode(key).into(),
+        )
+        .unwrap();
+        let ring = Keyring::new(KeyId::new("kid0").unwrap(), &material);
+        let account: uuid::Uuid = "0b9c9f3e-5d2a-4c1b-9e8f-7a6b5c4d3e2f".parse().unwrap();
+        let place = Place {
+            account: AccountId::from_uuid(account),
+            broker: BrokerKind::AngelOne,
+            field: Field::Mpin,
+        };
+        let mut aad = b"broker-vault/v1".to_vec();
+        for part in [&account.as_bytes()[..], b"angel_one", b"mpin", b"kid0"] {
+            aad.push(part.len() as u8);
+            aad.extend_from_slice(part);
+        }
+        let nonce = [9u8; 12];
+        let sealed = Aes256Gcm::new_from_slice(&key)
+            .unwrap()
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: b"4831",
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        let envelope = format!(
+            "v1.kid0.{}",
+            URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat())
+        );
+        assert_eq!(
+            ring.open(&place, &envelope).unwrap().expose_secret(),
+            "4831"
+        );
+
+        // And what seal produces has the same shape: 12-byte nonce, ciphertext, 16-byte tag.
+        let produced = ring.seal(&place, &"4831".into()).unwrap();
+        let payload = URL_SAFE_NO_PAD
+            .decode(produced.strip_prefix("v1.kid0.").unwrap())
+            .unwrap();
+        assert_eq!(payload.len(), NONCE_BYTES + 4 + TAG_BYTES);
     }
 
     /// McGrew & Viega, "The Galois/Counter Mode of Operation", test case 16 (AES-256, 60-byte

@@ -39,6 +39,7 @@ macro_rules! store_behaviours {
             an_interrupted_rotation_resumes_where_it_stopped,
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
             debug_output_never_shows_secrets,
+            logs_never_contain_secrets,
         );
     };
     (@each $fixture:path; $($behaviour:ident),* $(,)?) => {
@@ -739,4 +740,67 @@ pub async fn debug_output_never_shows_secrets<B: RecordBackend>(vault: &Vault<B>
     let envelope = record.secrets.get(Field::Mpin).unwrap();
     assert!(!printed.contains(envelope));
     assert!(printed.contains("kid0"));
+}
+
+/// Collects everything a subscriber writes.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let owner = user();
+    let id = vault
+        .create_account(owner, &angel_one("LOGGED"))
+        .await
+        .unwrap()
+        .id;
+    vault
+        .update_credentials(owner, id, &angel_one("LOGGED2"))
+        .await
+        .unwrap();
+    vault
+        .save_session(owner, id, &session("LOGGED"))
+        .await
+        .unwrap();
+    vault.credentials(owner, id).await.unwrap();
+    vault.session(owner, id).await.unwrap();
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    vault.rotate(10).await.unwrap();
+
+    let printed = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        printed.contains("account stored"),
+        "nothing was logged: {printed}"
+    );
+    for secret in [
+        "angelKEYLOGGED",
+        "angelSECRETLOGGED",
+        "4831",
+        TOTP_SECRET,
+        "eyJaccessLOGGED",
+        "refreshLOGGED",
+        "feedLOGGED",
+        "v1.kid",
+    ] {
+        assert!(!printed.contains(secret), "{secret} leaked in {printed}");
+    }
 }
