@@ -333,3 +333,114 @@ async fn a_nat_mismatch_is_spelled_out_in_the_ip_refusal() {
         "{text}"
     );
 }
+
+fn kite_error(status: u16, error_type: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(
+        format!(
+            r#"{{"status":"error","message":"{message}","error_type":"{error_type}","data":null}}"#
+        ),
+        "application/json",
+    )
+}
+
+#[tokio::test]
+async fn every_kite_error_type_maps_for_reads_and_for_orders() {
+    type Check = fn(&BrokerError) -> bool;
+    let table: [(u16, &str, Check, Check); 10] = [
+        (
+            403,
+            "TokenException",
+            |e| e.needs_login(),
+            |e| e.needs_login(),
+        ),
+        (
+            403,
+            "PermissionException",
+            |e| matches!(e, BrokerError::Broker { code: Some(c), status: Some(403), .. } if c == "PermissionException"),
+            |e| matches!(e, BrokerError::Broker { code: Some(c), .. } if c == "PermissionException"),
+        ),
+        (
+            403,
+            "UserException",
+            |e| matches!(e, BrokerError::Broker { code: Some(c), .. } if c == "UserException"),
+            |e| matches!(e, BrokerError::Broker { code: Some(c), .. } if c == "UserException"),
+        ),
+        (
+            403,
+            "TwoFAException",
+            |e| matches!(e, BrokerError::Broker { code: Some(c), .. } if c == "TwoFAException"),
+            |e| matches!(e, BrokerError::Broker { code: Some(c), .. } if c == "TwoFAException"),
+        ),
+        (
+            500,
+            "OrderException",
+            |e| {
+                matches!(
+                    e,
+                    BrokerError::Broker {
+                        status: Some(500),
+                        ..
+                    }
+                )
+            },
+            |e| matches!(e, BrokerError::OrderRejected { .. }),
+        ),
+        (
+            400,
+            "InputException",
+            |e| {
+                matches!(
+                    e,
+                    BrokerError::Broker {
+                        status: Some(400),
+                        ..
+                    }
+                )
+            },
+            |e| matches!(e, BrokerError::OrderRejected { .. }),
+        ),
+        (
+            400,
+            "HoldingException",
+            |e| matches!(e, BrokerError::Broker { .. }),
+            |e| matches!(e, BrokerError::OrderRejected { .. }),
+        ),
+        (
+            502,
+            "DataException",
+            |e| {
+                matches!(
+                    e,
+                    BrokerError::Connectivity {
+                        kind: ConnectivityKind::ServerError { status: 502 },
+                        ..
+                    }
+                )
+            },
+            |e| matches!(e, BrokerError::OrderOutcomeUnknown { .. }),
+        ),
+        (
+            503,
+            "NetworkException",
+            |e| e.is_retryable(),
+            |e| matches!(e, BrokerError::OrderOutcomeUnknown { .. }),
+        ),
+        (
+            500,
+            "GeneralException",
+            |e| e.is_retryable(),
+            |e| matches!(e, BrokerError::OrderOutcomeUnknown { .. }),
+        ),
+    ];
+    for (status, error_type, read_check, order_check) in table {
+        let read = read_against(kite_error(status, error_type, "something happened")).await;
+        assert!(read_check(&read), "read {error_type}: {read:?}");
+        let (placed, _server) =
+            place_against(kite_error(status, error_type, "something happened")).await;
+        assert!(order_check(&placed), "order {error_type}: {placed:?}");
+        assert!(
+            !placed.is_retryable(),
+            "order {error_type} must not be retried: {placed:?}"
+        );
+    }
+}

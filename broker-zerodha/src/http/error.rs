@@ -55,6 +55,10 @@ const DEFINITE_REFUSALS: [&str; 8] = [
     "HoldingException",
 ];
 
+/// Error types of Kite's own back-end trouble: on a read, a 5xx with one of them is safe to
+/// repeat.
+const TRANSIENT: [&str; 3] = ["NetworkException", "DataException", "GeneralException"];
+
 /// Maps a non-success HTTP answer to a [`BrokerError`].
 ///
 /// `egress_ip` is the public address requests leave from, reported in
@@ -120,6 +124,10 @@ pub(crate) fn map_error_response(
                 kind: ConnectivityKind::ServerError { status },
             }
         }
+        transient if status >= 500 && TRANSIENT.contains(&transient) => BrokerError::Connectivity {
+            kind: ConnectivityKind::ServerError { status },
+            message: described,
+        },
         _ => BrokerError::Broker {
             code: Some(error_type).filter(|code| !code.is_empty()),
             message,
