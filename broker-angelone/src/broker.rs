@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use broker_core::{
-    AngelOneCredentials, Broker, BrokerError, BrokerKind, Funds, Holding, InstrumentIndex,
-    InstrumentRef, LastPrice, Order, OrderHistory, OrderId, OrderModification, OrderRateGuard,
-    OrderRequest, Position, PreTradePolicy, Profile, Quote, SessionTokens, Trade, ValidationError,
-    Variety,
+    AngelOneCredentials, Broker, BrokerError, BrokerKind, Exchange, Funds, Holding,
+    InstrumentIndex, InstrumentRef, LastPrice, Order, OrderHistory, OrderId, OrderModification,
+    OrderRateGuard, OrderRequest, Position, PreTradePolicy, Profile, Quote, SessionTokens, Trade,
+    ValidationError, Variety,
 };
 use chrono::{NaiveTime, Utc};
 use rust_decimal::Decimal;
@@ -23,7 +23,8 @@ use secrecy::SecretString;
 
 use crate::http::client::{AngelOneConfig, AngelOneHttpClient};
 use crate::http::models::{
-    CancelOrderBody, LoginBody, LogoutBody, QuoteBody, QuoteMode, RefreshBody, WireOrder, WireQuote,
+    CancelOrderBody, ConvertPositionBody, LoginBody, LogoutBody, QuoteBody, QuoteMode, RefreshBody,
+    SearchScripBody, WireOrder, WireQuote,
 };
 use crate::mapping::{self, OrderIdentity};
 use crate::totp::TotpGenerator;
@@ -95,10 +96,45 @@ impl AngelOne {
         })
     }
 
-    /// The raw client, for endpoints the [`Broker`] trait does not cover (convert position,
-    /// search scrip, order details).
+    /// The raw client (it needs a session token: see [`AngelOne::session_tokens`]).
     pub fn client(&self) -> &AngelOneHttpClient {
         &self.client
+    }
+
+    /// Converts a position to another product (`convertPosition`), logging in as needed.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`] the broker reports.
+    pub async fn convert_position(&self, body: &ConvertPositionBody) -> Result<(), BrokerError> {
+        self.secure(|token| async move { self.client.convert_position(&token, body).await })
+            .await
+    }
+
+    /// Instruments of `exchange` whose trading symbol contains `text` (`searchScrip`).
+    ///
+    /// # Errors
+    /// Any [`BrokerError`] the broker reports.
+    pub async fn search_scrip(
+        &self,
+        exchange: Exchange,
+        text: &str,
+    ) -> Result<Vec<InstrumentRef>, BrokerError> {
+        let body = SearchScripBody {
+            exchange,
+            searchscrip: text.to_owned(),
+        };
+        let matches = self
+            .secure(|token| {
+                let body = &body;
+                async move { self.client.search_scrip(&token, body).await }
+            })
+            .await?;
+        Ok(matches
+            .into_iter()
+            .map(|found| {
+                InstrumentRef::new(exchange, found.tradingsymbol).with_token(found.symboltoken)
+            })
+            .collect())
     }
 
     /// Replaces the instrument index (after the daily refresh of the master).
@@ -527,9 +563,15 @@ impl Broker for AngelOne {
             let body = LogoutBody {
                 clientcode: self.credentials.client_code().to_owned(),
             };
-            self.client
+            match self
+                .client
                 .logout(session.tokens.access_token(), &body)
-                .await?;
+                .await
+            {
+                // A session the broker no longer knows is as good as logged out.
+                Ok(()) | Err(BrokerError::SessionExpired { .. }) => {}
+                Err(error) => return Err(error),
+            }
         }
         *guard = None;
         Ok(())

@@ -219,6 +219,17 @@ pub async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Scri
     Ok(bytes.to_vec())
 }
 
+/// Downloads and parses the instrument master (without caching it).
+///
+/// # Errors
+/// A download or parse error.
+pub async fn load_url(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<InstrumentIndex, ScripMasterError> {
+    parse(&download(http, url).await?)
+}
+
 fn io_error(path: &Path, error: &std::io::Error) -> ScripMasterError {
     ScripMasterError::Io {
         path: path.to_owned(),

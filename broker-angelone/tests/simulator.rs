@@ -282,6 +282,11 @@ async fn profile_funds_quotes_and_last_prices_map_to_domain_types() {
     let prices = broker.last_prices(&[sbin]).await.unwrap();
     assert_eq!(prices[0].last_price, dec!(801.05));
     assert!(broker.holdings().await.unwrap().is_empty());
+    let found = broker.search_scrip(Exchange::Nse, "sbin").await.unwrap();
+    assert_eq!(
+        found,
+        [InstrumentRef::new(Exchange::Nse, "SBIN-EQ").with_token("3045")]
+    );
 }
 
 #[tokio::test]
@@ -388,7 +393,23 @@ async fn refresh_renews_the_session_without_a_login_and_logout_ends_it() {
         after.access_token().expose_secret()
     );
     broker.funds().await.unwrap();
+    let conversion = broker_angelone::http::models::ConvertPositionBody {
+        exchange: Exchange::Nse,
+        oldproducttype: broker_angelone::http::models::WireProduct::Intraday,
+        newproducttype: broker_angelone::http::models::WireProduct::Delivery,
+        tradingsymbol: "SBIN-EQ".into(),
+        transactiontype: broker_angelone::http::models::WireSide::Buy,
+        quantity: 1,
+        conversion_type: "DAY".into(),
+    };
+    broker.convert_position(&conversion).await.unwrap();
     assert_eq!(simulator.logins(CLIENT_CODE), 1);
+    broker.logout().await.unwrap();
+    assert!(broker.session_tokens().await.is_none());
+
+    // Logging out of a session the broker already expired still ends it locally.
+    broker.login().await.unwrap();
+    simulator.expire_sessions();
     broker.logout().await.unwrap();
     assert!(broker.session_tokens().await.is_none());
 }
