@@ -64,7 +64,7 @@ async fn generate_session_posts_the_checksum_form_and_uses_the_new_token() {
         .generate_session(&"reqTOKEN1".into(), &API_SECRET.into())
         .await
         .unwrap();
-    assert_eq!(session.user_id, "MI4821");
+    assert_eq!(session.profile.user_id, "MI4821");
     assert_eq!(session.access_token.expose_secret(), "fixtureACCESStoken");
     assert!(
         session

@@ -92,18 +92,7 @@ async fn ip_refusal_names_the_public_egress_address_when_bound() {
         .await;
     let public: IpAddr = "198.51.100.4".parse().unwrap();
     let egress = EgressBinding::translated("127.0.0.1".parse().unwrap(), public);
-    let client = KiteHttpClient::builder(API_KEY)
-        .base_url(server.uri())
-        .http_config(HttpClientConfig::bound_to(egress))
-        .without_rate_limits()
-        .build()
-        .unwrap();
-    client
-        .set_session(
-            &SessionTokens::new(ACCESS_TOKEN.into(), Utc::now() + chrono::Duration::hours(1))
-                .unwrap(),
-        )
-        .unwrap();
+    let client = logged_in_client_with(&server, HttpClientConfig::bound_to(egress));
     let error = Zerodha::new(client)
         .place_order(&limit_buy())
         .await
@@ -200,18 +189,7 @@ async fn a_timeout_after_an_order_was_sent_is_outcome_unknown_but_a_read_timeout
         request_timeout: Duration::from_millis(300),
         ..HttpClientConfig::default()
     };
-    let client = KiteHttpClient::builder(API_KEY)
-        .base_url(server.uri())
-        .http_config(config)
-        .without_rate_limits()
-        .build()
-        .unwrap();
-    client
-        .set_session(
-            &SessionTokens::new(ACCESS_TOKEN.into(), Utc::now() + chrono::Duration::hours(1))
-                .unwrap(),
-        )
-        .unwrap();
+    let client = logged_in_client_with(&server, config);
     let broker = Zerodha::new(client);
     let placed = broker.place_order(&limit_buy()).await.unwrap_err();
     assert_eq!(
@@ -311,18 +289,7 @@ async fn a_nat_mismatch_is_spelled_out_in_the_ip_refusal() {
         "127.0.0.1".parse().unwrap(),
         "198.51.100.4".parse().unwrap(),
     );
-    let client = KiteHttpClient::builder(API_KEY)
-        .base_url(server.uri())
-        .http_config(HttpClientConfig::bound_to(egress))
-        .without_rate_limits()
-        .build()
-        .unwrap();
-    client
-        .set_session(
-            &SessionTokens::new(ACCESS_TOKEN.into(), Utc::now() + chrono::Duration::hours(1))
-                .unwrap(),
-        )
-        .unwrap();
+    let client = logged_in_client_with(&server, HttpClientConfig::bound_to(egress));
     let error = Zerodha::new(client)
         .place_order(&limit_buy())
         .await

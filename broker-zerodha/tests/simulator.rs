@@ -86,7 +86,7 @@ async fn the_whole_login_flow_works_and_a_forged_checksum_is_refused() {
         .generate_session(redirect.request_token(), &SECRET.into())
         .await
         .unwrap();
-    assert_eq!(session.user_id, "ZS1234");
+    assert_eq!(session.profile.user_id, "ZS1234");
     let tokens = broker_zerodha::auth::session_tokens(&session, chrono::Utc::now()).unwrap();
     let expiry_ist = tokens
         .expires_at()

@@ -383,13 +383,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn profile(&self) -> Result<UserProfile, BrokerError> {
-        self.get(
-            "/user/profile",
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-        )
-        .await
+        self.read("/user/profile").await
     }
 
     /// `GET /user/margins`: every segment.
@@ -397,13 +391,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn margins(&self) -> Result<AllMargins, BrokerError> {
-        self.get(
-            "/user/margins",
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-        )
-        .await
+        self.read("/user/margins").await
     }
 
     /// `GET /user/margins/{segment}`.
@@ -415,8 +403,7 @@ impl KiteHttpClient {
         segment: MarginSegment,
     ) -> Result<SegmentMargins, BrokerError> {
         let path = format!("/user/margins/{}", segment.as_str());
-        self.get(&path, Params::None, EndpointClass::Other, CallKind::Read)
-            .await
+        self.read(&path).await
     }
 
     /// `POST /orders/{variety}`: places an order, never repeated.
@@ -498,13 +485,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn orders(&self) -> Result<Vec<KiteOrder>, BrokerError> {
-        self.get(
-            "/orders",
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-        )
-        .await
+        self.read("/orders").await
     }
 
     /// `GET /orders/{order_id}`: every state the order went through, oldest first.
@@ -513,13 +494,7 @@ impl KiteHttpClient {
     /// [`BrokerError::OrderNotFound`], or any other [`BrokerError`].
     pub async fn order_history(&self, order_id: &OrderId) -> Result<Vec<KiteOrder>, BrokerError> {
         let path = format!("/orders/{order_id}");
-        self.get(
-            &path,
-            Params::None,
-            EndpointClass::Other,
-            CallKind::ReadOrder(order_id),
-        )
-        .await
+        self.read_about_order(&path, order_id).await
     }
 
     /// `GET /orders/{order_id}/trades`: the order's fills.
@@ -528,13 +503,7 @@ impl KiteHttpClient {
     /// [`BrokerError::OrderNotFound`], or any other [`BrokerError`].
     pub async fn order_trades(&self, order_id: &OrderId) -> Result<Vec<KiteTrade>, BrokerError> {
         let path = format!("/orders/{order_id}/trades");
-        self.get(
-            &path,
-            Params::None,
-            EndpointClass::Other,
-            CallKind::ReadOrder(order_id),
-        )
-        .await
+        self.read_about_order(&path, order_id).await
     }
 
     /// `GET /trades`: the day's fills.
@@ -542,13 +511,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn trades(&self) -> Result<Vec<KiteTrade>, BrokerError> {
-        self.get(
-            "/trades",
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-        )
-        .await
+        self.read("/trades").await
     }
 
     /// `GET /portfolio/positions`.
@@ -556,13 +519,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn positions(&self) -> Result<KitePositions, BrokerError> {
-        self.get(
-            "/portfolio/positions",
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-        )
-        .await
+        self.read("/portfolio/positions").await
     }
 
     /// `PUT /portfolio/positions`: converts a position to another product.
@@ -589,13 +546,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn holdings(&self) -> Result<Vec<KiteHolding>, BrokerError> {
-        self.get(
-            "/portfolio/holdings",
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-        )
-        .await
+        self.read("/portfolio/holdings").await
     }
 
     /// `GET /quote?i=…`: full quotes keyed by `EXCHANGE:TRADINGSYMBOL`.
@@ -603,13 +554,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn quote(&self, instruments: &[String]) -> Result<QuoteMap<KiteQuote>, BrokerError> {
-        self.get(
-            "/quote",
-            instrument_query(instruments)?,
-            EndpointClass::Quote,
-            CallKind::Read,
-        )
-        .await
+        self.quotes_from("/quote", instruments).await
     }
 
     /// `GET /quote/ohlc?i=…`.
@@ -620,13 +565,7 @@ impl KiteHttpClient {
         &self,
         instruments: &[String],
     ) -> Result<QuoteMap<KiteOhlcQuote>, BrokerError> {
-        self.get(
-            "/quote/ohlc",
-            instrument_query(instruments)?,
-            EndpointClass::Quote,
-            CallKind::Read,
-        )
-        .await
+        self.quotes_from("/quote/ohlc", instruments).await
     }
 
     /// `GET /quote/ltp?i=…`.
@@ -634,13 +573,7 @@ impl KiteHttpClient {
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn ltp(&self, instruments: &[String]) -> Result<QuoteMap<KiteLtp>, BrokerError> {
-        self.get(
-            "/quote/ltp",
-            instrument_query(instruments)?,
-            EndpointClass::Quote,
-            CallKind::Read,
-        )
-        .await
+        self.quotes_from("/quote/ltp", instruments).await
     }
 
     /// `GET /instruments`: the instrument master (CSV), parsed.
@@ -663,15 +596,54 @@ impl KiteHttpClient {
         })
     }
 
-    async fn get<T: DeserializeOwned>(
+    /// A GET of an authenticated read without parameters.
+    async fn read<T: DeserializeOwned>(&self, path: &str) -> Result<T, BrokerError> {
+        self.call(
+            Method::GET,
+            path,
+            Params::None,
+            EndpointClass::Other,
+            CallKind::Read,
+            true,
+        )
+        .await
+    }
+
+    /// A GET about one order, whose "not found" is [`BrokerError::OrderNotFound`].
+    async fn read_about_order<T: DeserializeOwned>(
         &self,
         path: &str,
-        params: Params,
-        class: EndpointClass,
-        call: CallKind<'_>,
+        order_id: &OrderId,
     ) -> Result<T, BrokerError> {
-        self.call(Method::GET, path, params, class, call, true)
-            .await
+        let call = CallKind::ReadOrder(order_id);
+        self.call(
+            Method::GET,
+            path,
+            Params::None,
+            EndpointClass::Other,
+            call,
+            true,
+        )
+        .await
+    }
+
+    /// A GET of one of the quote endpoints with `i=EXCHANGE:SYMBOL` repeated.
+    async fn quotes_from<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        instruments: &[String],
+    ) -> Result<QuoteMap<T>, BrokerError> {
+        let pairs: Vec<(&str, &str)> = instruments.iter().map(|key| ("i", key.as_str())).collect();
+        let query = Params::Query(encode(&pairs)?);
+        self.call(
+            Method::GET,
+            path,
+            query,
+            EndpointClass::Quote,
+            CallKind::Read,
+            true,
+        )
+        .await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -782,10 +754,4 @@ impl KiteHttpClient {
         }
         Ok((content_type, Vec::from(body)))
     }
-}
-
-/// The query `i=NSE:INFY&i=BSE:SENSEX` of the quote endpoints.
-fn instrument_query(instruments: &[String]) -> Result<Params, BrokerError> {
-    let pairs: Vec<(&str, &str)> = instruments.iter().map(|key| ("i", key.as_str())).collect();
-    Ok(Params::Query(encode(&pairs)?))
 }

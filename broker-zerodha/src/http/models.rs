@@ -45,36 +45,13 @@ pub struct ErrorEnvelope {
     pub error_type: Option<String>,
 }
 
-/// The session returned by `POST /session/token` and `POST /session/refresh_token`.
+/// The session returned by `POST /session/token` and `POST /session/refresh_token`: the
+/// user's profile plus the tokens.
 #[derive(Clone, Deserialize)]
 pub struct KiteSession {
-    /// The Kite user id (client id).
-    #[serde(default)]
-    pub user_id: String,
-    /// The account holder's name.
-    #[serde(default)]
-    pub user_name: String,
-    /// The account holder's short name.
-    #[serde(default)]
-    pub user_shortname: String,
-    /// The account's e-mail.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// `individual`, ...
-    #[serde(default)]
-    pub user_type: Option<String>,
-    /// `ZERODHA`.
-    #[serde(default)]
-    pub broker: Option<String>,
-    /// Exchanges enabled for the account.
-    #[serde(default)]
-    pub exchanges: Vec<String>,
-    /// Products enabled for the account.
-    #[serde(default)]
-    pub products: Vec<String>,
-    /// Order types enabled for the account.
-    #[serde(default)]
-    pub order_types: Vec<String>,
+    /// Who logged in.
+    #[serde(flatten)]
+    pub profile: UserProfile,
     /// The access token for `Authorization: token api_key:access_token`.
     pub access_token: SecretString,
     /// The public token (for the websocket of some apps).
@@ -91,8 +68,7 @@ pub struct KiteSession {
 impl fmt::Debug for KiteSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KiteSession")
-            .field("user_id", &self.user_id)
-            .field("user_name", &self.user_name)
+            .field("user_id", &self.profile.user_id)
             .field("access_token", &REDACTED)
             .field(
                 "public_token",

@@ -144,6 +144,22 @@ impl SimState {
         }
     }
 
+    /// Checks the api key and `checksum = SHA-256(api_key + token + api_secret)`.
+    fn check_token_checksum(
+        &self,
+        api_key: &str,
+        token: &str,
+        received_checksum: &str,
+    ) -> Result<(), KiteError> {
+        self.check_api_key(api_key)?;
+        let secret = self.config.api_secret.expose_secret();
+        if checksum_matches(received_checksum, &[api_key, token, secret]) {
+            Ok(())
+        } else {
+            Err(KiteError::token("Invalid `checksum`."))
+        }
+    }
+
     /// `POST /session/token`: the checksum is checked before the token is used up, so a
     /// forged attempt does not burn the user's login.
     pub(super) fn exchange_request_token(
@@ -152,17 +168,7 @@ impl SimState {
         request_token: &str,
         received_checksum: &str,
     ) -> Result<Value, KiteError> {
-        self.check_api_key(api_key)?;
-        if !checksum_matches(
-            received_checksum,
-            &[
-                api_key,
-                request_token,
-                self.config.api_secret.expose_secret(),
-            ],
-        ) {
-            return Err(KiteError::token("Invalid `checksum`."));
-        }
+        self.check_token_checksum(api_key, request_token, received_checksum)?;
         if !self.book().request_tokens.remove(request_token) {
             return Err(KiteError::token("Token is invalid or has expired."));
         }
@@ -176,17 +182,7 @@ impl SimState {
         refresh_token: &str,
         received_checksum: &str,
     ) -> Result<Value, KiteError> {
-        self.check_api_key(api_key)?;
-        if !checksum_matches(
-            received_checksum,
-            &[
-                api_key,
-                refresh_token,
-                self.config.api_secret.expose_secret(),
-            ],
-        ) {
-            return Err(KiteError::token("Invalid `checksum`."));
-        }
+        self.check_token_checksum(api_key, refresh_token, received_checksum)?;
         if !self.book().refresh_tokens.contains(refresh_token) {
             return Err(KiteError::token("Token is invalid or has expired."));
         }
@@ -209,26 +205,22 @@ impl SimState {
                 book.refresh_tokens.insert(refresh_token.clone());
             }
         }
-        let profile = self.profile();
-        json!({
-            "user_type": profile.user_type,
-            "email": profile.email,
-            "user_name": profile.user_name,
-            "user_shortname": profile.user_shortname,
-            "broker": profile.broker,
-            "exchanges": profile.exchanges,
-            "products": profile.products,
-            "order_types": profile.order_types,
-            "avatar_url": null,
-            "user_id": profile.user_id,
-            "api_key": self.config.api_key,
-            "access_token": access_token,
-            "public_token": random_token(32),
-            "refresh_token": refresh_token,
-            "silo": "",
-            "login_time": Self::kite_time(now),
-            "meta": { "demat_consent": "physical" },
-        })
+        let mut session = serde_json::to_value(self.profile()).unwrap_or_else(|_| json!({}));
+        if let Some(fields) = session.as_object_mut() {
+            for (name, value) in [
+                ("avatar_url", Value::Null),
+                ("api_key", json!(self.config.api_key)),
+                ("access_token", json!(access_token)),
+                ("public_token", json!(random_token(32))),
+                ("refresh_token", json!(refresh_token)),
+                ("silo", json!("")),
+                ("login_time", json!(Self::kite_time(now))),
+                ("meta", json!({ "demat_consent": "physical" })),
+            ] {
+                fields.insert(name.to_owned(), value);
+            }
+        }
+        session
     }
 
     /// `DELETE /session/token`.

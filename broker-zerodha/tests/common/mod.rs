@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use broker_core::SessionTokens;
+use broker_core::{HttpClientConfig, SessionTokens};
 use broker_zerodha::KiteHttpClient;
 use chrono::{Duration, Utc};
 use wiremock::matchers::any;
@@ -46,8 +46,14 @@ pub async fn strict_server() -> MockServer {
 
 /// A client for the mock server, logged in with [`ACCESS_TOKEN`], without rate limits.
 pub fn logged_in_client(server: &MockServer) -> KiteHttpClient {
+    logged_in_client_with(server, HttpClientConfig::default())
+}
+
+/// [`logged_in_client`] built with this HTTP configuration (egress binding, timeouts).
+pub fn logged_in_client_with(server: &MockServer, config: HttpClientConfig) -> KiteHttpClient {
     let client = KiteHttpClient::builder(API_KEY)
         .base_url(server.uri())
+        .http_config(config)
         .without_rate_limits()
         .build()
         .unwrap();
