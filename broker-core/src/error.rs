@@ -22,8 +22,15 @@ pub enum ConnectivityKind {
     Connect,
     /// The request was sent but no answer came within the timeout.
     Timeout,
+    /// The connection failed mid-exchange, after some of the request may have been sent.
+    Interrupted,
     /// The broker answered with an HTTP 5xx status.
     ServerError {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The broker answered with a success status whose body could not be read.
+    UnreadableAnswer {
         /// The HTTP status code.
         status: u16,
     },
@@ -34,7 +41,9 @@ impl std::fmt::Display for ConnectivityKind {
         match self {
             Self::Connect => f.write_str("could not connect"),
             Self::Timeout => f.write_str("timed out"),
+            Self::Interrupted => f.write_str("connection lost mid-request"),
             Self::ServerError { status } => write!(f, "server error (HTTP {status})"),
+            Self::UnreadableAnswer { status } => write!(f, "unreadable answer (HTTP {status})"),
         }
     }
 }

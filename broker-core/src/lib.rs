@@ -14,6 +14,7 @@ pub mod policy;
 mod portfolio;
 pub mod rate_limit;
 pub mod session;
+pub mod transport;
 mod validation;
 
 pub use broker::{Broker, BrokerKind, UnknownBroker};

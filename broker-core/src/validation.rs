@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 
 use crate::policy::PolicyRule;
-use crate::{BrokerKind, OrderType, Side};
+use crate::{BrokerKind, Exchange, OrderType, Side};
 
 /// A request refused before it left: each variant names one rule and the values that broke it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,6 +14,17 @@ pub enum ValidationError {
     MissingField {
         /// The field's name.
         field: &'static str,
+    },
+
+    /// The instrument is not in the broker's instrument master, so it has no broker token.
+    #[error("{exchange}:{trading_symbol} is not in {broker}'s instrument master")]
+    UnknownInstrument {
+        /// The broker whose master was searched.
+        broker: BrokerKind,
+        /// The exchange.
+        exchange: Exchange,
+        /// The trading symbol asked for.
+        trading_symbol: String,
     },
 
     /// The quantity was zero.
