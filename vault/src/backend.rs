@@ -1,12 +1,13 @@
 //! Where sealed records are kept. A backend never sees a plaintext secret: [`crate::Vault`]
 //! seals before writing and opens after reading.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{AccountId, BrokerAccount, UserId};
 use crate::error::StoreError;
-use crate::keyring::KeyId;
 use crate::record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
 };
@@ -114,9 +115,9 @@ pub trait RecordBackend: Send + Sync {
         fields: &SealedFields,
     ) -> Result<bool, StoreError>;
 
-    /// How many stored ciphertexts are v1 envelopes sealed under `key`.
+    /// How many stored v1 ciphertexts each key id has sealed (key ids with none are absent).
     ///
     /// # Errors
     /// [`StoreError`] when the read fails.
-    async fn count_sealed_under(&self, key: &KeyId) -> Result<u64, StoreError>;
+    async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError>;
 }

@@ -129,12 +129,15 @@ pub struct EncryptError;
 #[error("decryption failed")]
 pub struct DecryptError;
 
+/// The id of the key that sealed a v1 envelope; `None` for anything else (e.g. legacy).
+pub fn sealing_key_id(envelope: &str) -> Option<&str> {
+    let (key_id, _) = envelope.strip_prefix(V1_PREFIX)?.split_once('.')?;
+    Some(key_id)
+}
+
 /// Whether `envelope` is a v1 envelope sealed under `key`.
 pub fn is_sealed_under(envelope: &str, key: &KeyId) -> bool {
-    envelope
-        .strip_prefix(V1_PREFIX)
-        .and_then(|rest| rest.strip_prefix(key.as_str()))
-        .is_some_and(|rest| rest.starts_with('.'))
+    sealing_key_id(envelope) == Some(key.as_str())
 }
 
 /// The associated data: label, then each part length-prefixed so no two places encode alike.
@@ -255,6 +258,8 @@ mod tests {
         );
         assert!(is_sealed_under(&envelope, &KeyId::new("kid0").unwrap()));
         assert!(!is_sealed_under(&envelope, &KeyId::new("kid").unwrap()));
+        assert_eq!(sealing_key_id(&envelope), Some("kid0"));
+        assert_eq!(sealing_key_id("aXY6Y3Q="), None);
     }
 
     #[test]

@@ -25,9 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountId, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
-use crate::envelope::is_sealed_under;
+use crate::envelope::sealing_key_id;
 use crate::error::StoreError;
-use crate::keyring::KeyId;
 use crate::record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
 };
@@ -580,14 +579,17 @@ impl RecordBackend for FileBackend {
         .await
     }
 
-    async fn count_sealed_under(&self, key: &KeyId) -> Result<u64, StoreError> {
-        let key = key.clone();
-        self.read(move |data| {
-            let sealed = data
+    async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.read(|data| {
+            let mut counts = BTreeMap::new();
+            let key_ids = data
                 .all_fields()
                 .flat_map(SealedFields::iter)
-                .filter(|(_, text)| is_sealed_under(text, &key));
-            u64::try_from(sealed.count()).unwrap_or(u64::MAX)
+                .filter_map(|(_, text)| sealing_key_id(text));
+            for key_id in key_ids {
+                *counts.entry(key_id.to_owned()).or_insert(0) += 1;
+            }
+            counts
         })
         .await
     }

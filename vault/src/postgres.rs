@@ -1,6 +1,7 @@
 //! The Postgres backend: tables `broker_accounts` and `broker_sessions` (see
 //! `migrations/`), runtime-checked queries, every per-account query scoped by user id.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use async_trait::async_trait;
@@ -15,7 +16,6 @@ use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
 use crate::envelope::{Field, V1_PREFIX};
 use crate::error::StoreError;
-use crate::keyring::KeyId;
 use crate::record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
 };
@@ -439,26 +439,32 @@ impl RecordBackend for PostgresBackend {
         Ok(replaced.rows_affected() == 1)
     }
 
-    async fn count_sealed_under(&self, key: &KeyId) -> Result<u64, StoreError> {
-        let values = |table: Table| {
-            table
+    async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let per_table = |table: Table| {
+            let values: Vec<String> = table
                 .fields()
                 .iter()
                 .map(|field| format!("({})", field.column()))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            format!(
+                "SELECT split_part(v.c, '.', 2) AS key_id, count(*) AS ciphertexts \
+                 FROM {}, LATERAL (VALUES {}) AS v(c) \
+                 WHERE starts_with(v.c, '{V1_PREFIX}') GROUP BY 1",
+                table.name(),
+                values.join(", ")
+            )
         };
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT (SELECT count(*) FROM broker_accounts, LATERAL (VALUES {}) AS v(c) \
-                     WHERE starts_with(v.c, $1)) \
-                  + (SELECT count(*) FROM broker_sessions, LATERAL (VALUES {}) AS v(c) \
-                     WHERE starts_with(v.c, $1))",
-            values(Table::Accounts),
-            values(Table::Sessions)
-        ))
-        .bind(format!("{V1_PREFIX}{key}."))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(u64::try_from(count).unwrap_or_default())
+        let query = format!(
+            "{} UNION ALL {}",
+            per_table(Table::Accounts),
+            per_table(Table::Sessions)
+        );
+        let mut counts = BTreeMap::new();
+        for row in sqlx::query(&query).fetch_all(&self.pool).await? {
+            let key_id: String = row.try_get("key_id")?;
+            let ciphertexts: i64 = row.try_get("ciphertexts")?;
+            *counts.entry(key_id).or_insert(0) += u64::try_from(ciphertexts).unwrap_or_default();
+        }
+        Ok(counts)
     }
 }

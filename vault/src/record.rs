@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountId, AccountStatus, BrokerAccount};
-use crate::envelope::{Field, V1_PREFIX, is_sealed_under};
+use crate::envelope::{Field, V1_PREFIX, is_sealed_under, sealing_key_id};
 use crate::keyring::KeyId;
 
 /// Ciphertexts by field: v1 envelopes, or legacy ciphertexts awaiting migration.
@@ -41,10 +41,7 @@ impl SealedFields {
 /// Prints which key sealed each field, never the ciphertext.
 impl fmt::Debug for SealedFields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sealed_by = |text: &str| match text.strip_prefix(V1_PREFIX) {
-            Some(rest) => rest.split('.').next().unwrap_or_default().to_owned(),
-            None => "legacy".to_owned(),
-        };
+        let sealed_by = |text| sealing_key_id(text).unwrap_or("legacy");
         f.debug_map()
             .entries(self.iter().map(|(field, text)| (field, sealed_by(text))))
             .finish()

@@ -52,7 +52,13 @@ impl<B: RecordBackend> Vault<B> {
     /// [`StoreError::Keyring`] for the primary key or an id not in the ring.
     pub async fn remove_key(&self, id: &KeyId) -> Result<(), StoreError> {
         self.keyring().without(id)?;
-        let references = self.backend.count_sealed_under(id).await?;
+        let references = self
+            .backend
+            .ciphertexts_per_key()
+            .await?
+            .get(id.as_str())
+            .copied()
+            .unwrap_or(0);
         if references > 0 {
             return Err(StoreError::KeyInUse {
                 key: id.clone(),

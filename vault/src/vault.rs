@@ -28,12 +28,33 @@ pub struct Vault<B> {
 }
 
 impl<B: RecordBackend> Vault<B> {
-    /// A vault sealing with `keyring` into `backend`.
+    /// A vault sealing with `keyring` into `backend`, without checking the stored rows (see
+    /// [`Vault::open`]).
     pub fn new(backend: B, keyring: Keyring) -> Self {
         Self {
             backend,
             keyring: RwLock::new(Arc::new(keyring)),
             legacy: None,
+        }
+    }
+
+    /// A vault sealing with `keyring` into `backend`, after checking that the keyring holds
+    /// every key the stored ciphertexts were sealed under: dropping a key from the
+    /// configuration while rows still need it is refused here rather than found row by row.
+    ///
+    /// # Errors
+    /// [`StoreError::KeysMissing`] naming the absent key ids, or a storage error.
+    pub async fn open(backend: B, keyring: Keyring) -> Result<Self, StoreError> {
+        let missing: Vec<String> = backend
+            .ciphertexts_per_key()
+            .await?
+            .into_keys()
+            .filter(|key_id| keyring.key(key_id).is_none())
+            .collect();
+        if missing.is_empty() {
+            Ok(Self::new(backend, keyring))
+        } else {
+            Err(StoreError::KeysMissing { missing })
         }
     }
 

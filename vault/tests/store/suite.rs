@@ -1,6 +1,7 @@
 //! The behaviours every backend must have, written once. `store_behaviours!` turns each into a
 //! test for one backend's fixture.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -35,6 +36,7 @@ macro_rules! store_behaviours {
             stored_rows_hold_only_v1_envelopes,
             ciphertexts_swapped_between_accounts_or_fields_are_rejected,
             a_wrong_key_is_rejected,
+            opening_with_a_keyring_that_lacks_a_used_key_is_refused,
             rotation_with_concurrent_readers_loses_nothing,
             an_interrupted_rotation_resumes_where_it_stopped,
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
@@ -431,6 +433,41 @@ pub async fn a_wrong_key_is_rejected<B: RecordBackend + Clone>(vault: &Vault<B>)
     assert!(message.contains(&id.to_string()) && message.ends_with("could not be decrypted"));
 }
 
+async fn sealed_under<B: RecordBackend>(vault: &Vault<B>, key: &KeyId) -> u64 {
+    let counts = vault.backend().ciphertexts_per_key().await.unwrap();
+    counts.get(key.as_str()).copied().unwrap_or(0)
+}
+
+pub async fn opening_with_a_keyring_that_lacks_a_used_key_is_refused<B: RecordBackend + Clone>(
+    vault: &Vault<B>,
+) {
+    let owner = user();
+    vault.create_account(owner, &zerodha("old")).await.unwrap();
+    let kid1 = KeyMaterial::generate();
+    vault.add_primary_key(key_id("kid1"), &kid1).unwrap();
+    vault.create_account(owner, &zerodha("new")).await.unwrap();
+
+    let only_new = Keyring::new(key_id("kid1"), &kid1);
+    let error = Vault::open(vault.backend().clone(), only_new.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, StoreError::KeysMissing { missing } if missing == &["kid0".to_owned()]),
+        "{error}"
+    );
+    assert!(
+        Vault::open(vault.backend().clone(), (*vault.keyring()).clone())
+            .await
+            .is_ok()
+    );
+
+    vault.rotate(100).await.unwrap();
+    let reopened = Vault::open(vault.backend().clone(), only_new)
+        .await
+        .unwrap();
+    assert_eq!(reopened.accounts(owner).await.unwrap().len(), 2);
+}
+
 /// Creates `count` accounts (half Angel One, half Zerodha, every third with a session) and
 /// returns them with what they hold.
 async fn populate<B: RecordBackend>(
@@ -481,7 +518,7 @@ pub async fn rotation_with_concurrent_readers_loses_nothing<B: RecordBackend>(va
     vault
         .add_primary_key(new.clone(), &KeyMaterial::generate())
         .unwrap();
-    let sealed_under_old = vault.backend().count_sealed_under(&old).await.unwrap();
+    let sealed_under_old = sealed_under(vault, &old).await;
     assert_eq!(sealed_under_old, 20 * 5 + 20 * 2 + 14 * 3);
     let refused = vault.remove_key(&old).await.unwrap_err();
     assert!(
@@ -512,11 +549,8 @@ pub async fn rotation_with_concurrent_readers_loses_nothing<B: RecordBackend>(va
     assert_eq!(report.rows, 40 + 14, "{report:?}");
     assert_eq!(report.fields, sealed_under_old);
     assert!(reads_during_rotation.load(Ordering::SeqCst) > 0);
-    assert_eq!(vault.backend().count_sealed_under(&old).await.unwrap(), 0);
-    assert_eq!(
-        vault.backend().count_sealed_under(&new).await.unwrap(),
-        sealed_under_old
-    );
+    assert_eq!(sealed_under(vault, &old).await, 0);
+    assert_eq!(sealed_under(vault, &new).await, sealed_under_old);
     vault.remove_key(&old).await.unwrap();
     assert_eq!(vault.keyring().key_ids().collect::<Vec<_>>(), [&new]);
     assert_all_intact(vault, &accounts).await;
@@ -601,8 +635,8 @@ impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
         self.allowed.store(allowed - 1, Ordering::SeqCst);
         self.inner.replace_fields(row, fields).await
     }
-    async fn count_sealed_under(&self, key: &KeyId) -> Result<u64, StoreError> {
-        self.inner.count_sealed_under(key).await
+    async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.inner.ciphertexts_per_key().await
     }
 }
 
@@ -621,13 +655,13 @@ pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(
     let error = crashing.rotate(3).await.unwrap_err();
     assert!(error.to_string().contains("simulated crash"));
     let old = key_id("kid0");
-    let left = vault.backend().count_sealed_under(&old).await.unwrap();
+    let left = sealed_under(vault, &old).await;
     assert!(left > 0, "the crash should leave work to do");
 
     let report = vault.rotate(3).await.unwrap();
     assert_eq!(report.rows, 12 + 4 - 5, "{report:?}");
     assert_eq!(report.fields, left);
-    assert_eq!(vault.backend().count_sealed_under(&old).await.unwrap(), 0);
+    assert_eq!(sealed_under(vault, &old).await, 0);
     assert_all_intact(vault, &accounts).await;
 }
 
