@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 
 use broker_core::{
-    Broker, BrokerError, BrokerKind, Funds, Holding, InstrumentRef, LastPrice, Order, OrderHistory,
-    OrderId, OrderModification, OrderRequest, Position, PreTradePolicy, Profile, Quote, Result,
-    Trade, Variety,
+    Broker, BrokerError, BrokerKind, Funds, Holding, HttpClientConfig, InstrumentRef, LastPrice,
+    Order, OrderHistory, OrderId, OrderModification, OrderRequest, Position, PreTradePolicy,
+    Profile, Quote, Result, SessionTokens, Trade, Variety, ZerodhaCredentials,
 };
 
-use crate::http::{KiteHttpClient, MarginSegment, parse};
+use crate::http::{ClientBuildError, KiteHttpClient, MarginSegment, parse};
 
 /// A live Kite Connect session of one account.
 ///
@@ -29,6 +29,26 @@ impl Zerodha {
             client,
             policy: PreTradePolicy::for_broker(BrokerKind::Zerodha),
         }
+    }
+
+    /// The session of an account whose user logged in earlier today: production Kite, the
+    /// account's egress binding and timeouts from `http`, Kite's rate limits.
+    ///
+    /// # Errors
+    /// [`ClientBuildError`] when the egress address is not on this machine or the stored
+    /// tokens cannot be sent.
+    pub fn from_session(
+        credentials: &ZerodhaCredentials,
+        session: &SessionTokens,
+        http: HttpClientConfig,
+    ) -> std::result::Result<Self, ClientBuildError> {
+        let client = KiteHttpClient::builder(credentials.api_key().clone())
+            .http_config(http)
+            .build()?;
+        client
+            .set_session(session)
+            .map_err(ClientBuildError::Session)?;
+        Ok(Self::new(client))
     }
 
     /// Uses a stricter (or operator-configured) pre-trade policy.

@@ -411,3 +411,22 @@ async fn every_kite_error_type_maps_for_reads_and_for_orders() {
         );
     }
 }
+
+#[test]
+fn a_session_from_storage_builds_a_broker_bound_to_the_egress_address() {
+    let credentials =
+        broker_core::ZerodhaCredentials::new(API_KEY.into(), API_SECRET.into()).unwrap();
+    let session =
+        SessionTokens::new(ACCESS_TOKEN.into(), Utc::now() + chrono::Duration::hours(1)).unwrap();
+    let local = HttpClientConfig::bound_to(EgressBinding::direct("127.0.0.2".parse().unwrap()));
+    let broker = Zerodha::from_session(&credentials, &session, local).unwrap();
+    assert_eq!(
+        broker.client().egress_ip(),
+        Some("127.0.0.2".parse().unwrap())
+    );
+    let foreign = HttpClientConfig::bound_to(EgressBinding::direct("192.0.2.1".parse().unwrap()));
+    assert!(matches!(
+        Zerodha::from_session(&credentials, &session, foreign),
+        Err(broker_zerodha::http::ClientBuildError::Http(_))
+    ));
+}

@@ -42,7 +42,7 @@ pub const KITE_API_URL: &str = "https://api.kite.trade";
 const KITE_VERSION: &str = "3";
 
 /// A client could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientBuildError {
     /// A base URL is not an absolute http(s) URL.
@@ -56,6 +56,9 @@ pub enum ClientBuildError {
     /// The HTTP client could not be built (for example, the egress address is not local).
     #[error(transparent)]
     Http(#[from] HttpClientError),
+    /// The stored session cannot be used.
+    #[error("the stored session cannot be used: {0}")]
+    Session(BrokerError),
 }
 
 /// A margin segment of `GET /user/margins/{segment}`.
