@@ -32,7 +32,7 @@ use super::models::{
 };
 use super::parse::variety_code;
 use super::quota::{EndpointClass, kite_rate_limiter};
-use crate::auth::{KITE_LOGIN_URL, login_url, session_expiry, token_checksum};
+use crate::auth::{KITE_LOGIN_URL, login_url, session_tokens, token_checksum};
 use crate::instruments::{InstrumentMaster, parse_instruments};
 
 /// The production API root.
@@ -83,7 +83,7 @@ impl MarginSegment {
 struct ActiveSession {
     access_token: SecretString,
     authorization: HeaderValue,
-    expires_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
 }
 
 /// Builds a [`KiteHttpClient`].
@@ -234,14 +234,7 @@ impl KiteHttpClient {
     /// # Errors
     /// [`BrokerError::InvalidCredentials`] when the token cannot be sent in a header.
     pub fn set_session(&self, tokens: &SessionTokens) -> Result<(), BrokerError> {
-        self.install_session(tokens.access_token(), Some(tokens.expires_at()))
-    }
-
-    fn install_session(
-        &self,
-        access_token: &SecretString,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(), BrokerError> {
+        let access_token = tokens.access_token();
         let mut authorization = HeaderValue::try_from(format!(
             "token {}:{}",
             self.api_key.expose_secret(),
@@ -254,7 +247,7 @@ impl KiteHttpClient {
         *self.session.write().unwrap_or_else(PoisonError::into_inner) = Some(ActiveSession {
             access_token: access_token.clone(),
             authorization,
-            expires_at,
+            expires_at: tokens.expires_at(),
         });
         Ok(())
     }
@@ -266,12 +259,11 @@ impl KiteHttpClient {
                 message: "no Kite session: the user must log in to Kite".into(),
             });
         };
-        if let Some(expires_at) = session.expires_at
-            && Utc::now() >= expires_at
-        {
+        if Utc::now() >= session.expires_at {
             return Err(BrokerError::SessionExpired {
                 message: format!(
-                    "the Kite session expired at {expires_at} (06:00 IST); the user must log in again"
+                    "the Kite session expired at {} (06:00 IST); the user must log in again",
+                    session.expires_at
                 ),
             });
         }
@@ -343,8 +335,7 @@ impl KiteHttpClient {
                 }
                 other => other,
             })?;
-        let expires_at = session_expiry(session.login_time.as_deref(), Utc::now());
-        self.install_session(&session.access_token, Some(expires_at))?;
+        self.set_session(&session_tokens(&session, Utc::now())?)?;
         Ok(session)
     }
 
