@@ -424,11 +424,14 @@ impl Broker for AngelOne {
     }
 
     async fn place_order(&self, request: &OrderRequest) -> broker_core::Result<OrderId> {
-        let (symbol_token, tick_size) = self.resolve(request.instrument()).ok_or(
-            BrokerError::Validation(ValidationError::MissingField {
-                field: "symbol token (the instrument is not in the Angel One instrument master)",
-            }),
-        )?;
+        let instrument = request.instrument();
+        let (symbol_token, tick_size) =
+            self.resolve(instrument)
+                .ok_or_else(|| ValidationError::UnknownInstrument {
+                    broker: BrokerKind::AngelOne,
+                    exchange: instrument.exchange,
+                    trading_symbol: instrument.trading_symbol.clone(),
+                })?;
         if let Some(tick_size) = tick_size.filter(|tick| *tick > Decimal::ZERO) {
             request.to_builder().tick_size(tick_size).build()?;
         }

@@ -814,6 +814,23 @@ async fn refused_connection_is_connectivity_even_for_orders() {
 }
 
 #[tokio::test]
+async fn an_unreadable_success_to_an_order_call_is_outcome_unknown() {
+    // The order may have been accepted: the caller must reconcile by tag, not retry.
+    for answer in [
+        ResponseTemplate::new(200).set_body_string("<html>proxy page</html>"),
+        ok(json!({"orderid": ["not", "a", "string"]})),
+    ] {
+        let error = place_answering(answer).await;
+        assert_eq!(
+            error,
+            BrokerError::OrderOutcomeUnknown {
+                kind: ConnectivityKind::UnreadableAnswer { status: 200 }
+            }
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_undecodable_success_is_a_decode_error_without_the_body() {
     let error = order_book_answering(ok(json!([{"orderid": "1", "quantity": "lots"}]))).await;
     assert!(matches!(error, BrokerError::Decode { .. }), "{error:?}");

@@ -11,7 +11,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use broker_core::{BrokerError, EgressBinding, HttpClientConfig, HttpClientError, RateLimiter};
+use broker_core::{
+    BrokerError, EgressBinding, HttpClientConfig, HttpClientError, RateLimiter, transport,
+};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -200,15 +202,13 @@ impl AngelOneHttpClient {
         }
         let started = Instant::now();
         tracing::debug!(endpoint = name, "SmartAPI request");
-        let response = request
-            .send()
-            .await
-            .map_err(|error| error::from_transport(&error, endpoint))?;
+        let response = request.send().await.map_err(|error| {
+            transport::transport_failure(&error, endpoint.changes_orders(), name)
+        })?;
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| error::from_transport(&error, endpoint))?;
+        let bytes = response.bytes().await.map_err(|error| {
+            transport::transport_failure(&error, endpoint.changes_orders(), name)
+        })?;
         tracing::debug!(
             endpoint = name,
             status,
@@ -222,7 +222,7 @@ impl AngelOneHttpClient {
             egress_ip: self.egress_ip,
         };
         if status >= 500 && endpoint.changes_orders() {
-            return Err(error::server_error(context));
+            return Err(transport::server_failure(status, true, name));
         }
         let envelope = match serde_json::from_slice::<RawEnvelope>(&bytes) {
             Ok(raw) => Envelope::from(raw),
@@ -236,15 +236,14 @@ impl AngelOneHttpClient {
             }
             Envelope::Success(None) => Ok(None),
             Envelope::Success(Some(data)) => {
-                serde_json::from_value(data)
-                    .map(Some)
-                    .map_err(|error| BrokerError::Decode {
-                        message: if endpoint.carries_secrets() {
-                            format!("{name}: the answer's data does not have the expected fields")
-                        } else {
-                            format!("{name}: {error}")
-                        },
-                    })
+                serde_json::from_value(data).map(Some).map_err(|error| {
+                    let detail = if endpoint.carries_secrets() {
+                        "the answer's data does not have the expected fields".to_owned()
+                    } else {
+                        error.to_string()
+                    };
+                    transport::unreadable_answer(status, endpoint.changes_orders(), name, &detail)
+                })
             }
         }
     }

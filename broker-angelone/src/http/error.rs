@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use broker_core::{BrokerError, ConnectivityKind};
+use broker_core::{BrokerError, transport};
 
 use super::endpoint::Endpoint;
 
@@ -95,9 +95,15 @@ pub(crate) fn from_non_json(body: &[u8], context: ErrorContext) -> BrokerError {
         };
     }
     if status >= 500 {
-        return server_error(context);
+        return transport::server_failure(
+            status,
+            context.endpoint.changes_orders(),
+            endpoint_name(context.endpoint),
+        );
     }
-    if trimmed.starts_with('<') {
+    // Only the firewall's own page proves the request went no further; any other HTML (a
+    // proxy's, say) says nothing about whether an order reached SmartAPI.
+    if trimmed.starts_with('<') && trimmed.to_ascii_lowercase().contains("request rejected") {
         return BrokerError::RequestBlocked {
             status,
             message: "the broker's web application firewall answered with an HTML \"Request Rejected\" page; the request never reached SmartAPI".to_owned(),
@@ -109,60 +115,15 @@ pub(crate) fn from_non_json(body: &[u8], context: ErrorContext) -> BrokerError {
             message: "the broker's web application firewall answered with an empty HTTP 400; the request never reached SmartAPI".to_owned(),
         };
     }
-    BrokerError::Decode {
-        message: format!(
-            "{} answered HTTP {status} with a body that is not a SmartAPI envelope ({} bytes)",
-            endpoint_name(context.endpoint),
+    transport::unreadable_answer(
+        status,
+        context.endpoint.changes_orders(),
+        endpoint_name(context.endpoint),
+        &format!(
+            "HTTP {status} with a body that is not a SmartAPI envelope ({} bytes)",
             body.len()
         ),
-    }
-}
-
-/// An HTTP 5xx without a usable body: the request reached the broker, so an order call's
-/// outcome is unknown.
-pub(crate) fn server_error(context: ErrorContext) -> BrokerError {
-    let kind = ConnectivityKind::ServerError {
-        status: context.status,
-    };
-    if context.endpoint.changes_orders() {
-        BrokerError::OrderOutcomeUnknown { kind }
-    } else {
-        BrokerError::Connectivity {
-            kind,
-            message: format!("{} failed", endpoint_name(context.endpoint)),
-        }
-    }
-}
-
-/// Classifies a transport failure. Only a failure to connect proves nothing was sent; any
-/// other failure of an order call leaves its outcome unknown.
-pub(crate) fn from_transport(error: &reqwest::Error, endpoint: Endpoint) -> BrokerError {
-    let name = endpoint_name(endpoint);
-    if error.is_connect() {
-        return BrokerError::Connectivity {
-            kind: ConnectivityKind::Connect,
-            message: format!("{name}: could not connect to SmartAPI"),
-        };
-    }
-    let kind = if error.is_timeout() {
-        ConnectivityKind::Timeout
-    } else {
-        ConnectivityKind::Connect
-    };
-    if endpoint.changes_orders() {
-        return BrokerError::OrderOutcomeUnknown { kind };
-    }
-    BrokerError::Connectivity {
-        kind,
-        message: format!(
-            "{name}: {}",
-            if error.is_timeout() {
-                "no answer within the timeout"
-            } else {
-                "the connection failed while exchanging the request"
-            }
-        ),
-    }
+    )
 }
 
 /// A short name of the endpoint for messages.
