@@ -19,8 +19,8 @@ pub struct ReencryptReport {
     pub rows: u64,
     /// Ciphertexts re-sealed.
     pub fields: u64,
-    /// Rows skipped because a concurrent write changed them first (that write sealed under the
-    /// primary key; anything still stale was picked up by a further round).
+    /// Rows skipped because a concurrent write changed them first. Such a write seals under
+    /// the primary key; rows still stale are retried in a further round (at most 8 rounds).
     pub conflicts: u64,
     /// Rounds over the tables.
     pub passes: u32,
@@ -40,8 +40,7 @@ impl<B: RecordBackend> Vault<B> {
     /// # Errors
     /// [`StoreError::Keyring`] when the id is already in the ring.
     pub fn add_primary_key(&self, id: KeyId, key: &KeyMaterial) -> Result<(), StoreError> {
-        let keyring = self.keyring().with_new_primary(id, key)?;
-        self.replace_keyring(keyring);
+        self.change_keyring(|keyring| keyring.with_new_primary(id, key))?;
         Ok(())
     }
 
@@ -65,9 +64,7 @@ impl<B: RecordBackend> Vault<B> {
                 references,
             });
         }
-        // Re-derived from the current ring, in case a primary was added meanwhile.
-        let keyring = self.keyring().without(id)?;
-        self.replace_keyring(keyring);
+        self.change_keyring(|keyring| keyring.without(id))?;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
 use crate::envelope::{DecryptError, Field, Place, V1_PREFIX};
 use crate::error::StoreError;
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, KeyringError};
 use crate::legacy::LegacyDecryptor;
 use crate::record::{AccountChange, AccountRecord, SealedFields};
 use crate::store::CredentialStore;
@@ -24,7 +24,7 @@ use crate::store::CredentialStore;
 pub struct Vault<B> {
     pub(crate) backend: B,
     keyring: RwLock<Arc<Keyring>>,
-    pub(crate) legacy: Option<LegacyDecryptor>,
+    legacy: Option<LegacyDecryptor>,
 }
 
 impl<B: RecordBackend> Vault<B> {
@@ -75,8 +75,15 @@ impl<B: RecordBackend> Vault<B> {
         Arc::clone(&self.keyring.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    pub(crate) fn replace_keyring(&self, keyring: Keyring) {
-        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keyring);
+    /// Replaces the keyring by `change` of the current one, under the write lock so that
+    /// concurrent changes cannot undo each other.
+    pub(crate) fn change_keyring(
+        &self,
+        change: impl FnOnce(&Keyring) -> Result<Keyring, KeyringError>,
+    ) -> Result<(), KeyringError> {
+        let mut current = self.keyring.write().unwrap_or_else(PoisonError::into_inner);
+        *current = Arc::new(change(&current)?);
+        Ok(())
     }
 
     /// Opens one stored ciphertext: a v1 envelope with the keyring, anything else with the

@@ -8,6 +8,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;
 use vault::{FileBackend, KeyId, KeyMaterial, Keyring, PostgresBackend, Vault};
 
+/// Eight digits, so it cannot turn up by chance in the ids and timestamps of a log line.
+pub const MPIN: &str = "48317265";
 pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 pub fn key_id(id: &str) -> KeyId {
@@ -23,7 +25,7 @@ pub fn angel_one(tag: &str) -> BrokerCredentials {
     let credentials = AngelOneCredentials::new(
         SecretString::from(format!("angelKEY{tag}")),
         format!("C{tag}"),
-        "4831".into(),
+        MPIN.into(),
         TOTP_SECRET.into(),
     )
     .unwrap()

@@ -18,7 +18,9 @@ use vault::{
     SealedRow, SessionRecord, Staleness, StoreError, Table, UserId, Vault,
 };
 
-use crate::fixtures::{TOTP_SECRET, angel_one, exposed, exposed_session, key_id, session, zerodha};
+use crate::fixtures::{
+    MPIN, TOTP_SECRET, angel_one, exposed, exposed_session, key_id, session, zerodha,
+};
 
 /// Expands to one `#[tokio::test]` per behaviour, each on a fresh store from `$fixture`.
 #[macro_export]
@@ -762,7 +764,7 @@ pub async fn debug_output_never_shows_secrets<B: RecordBackend>(vault: &Vault<B>
     for secret in [
         "angelKEYLEAK",
         "angelSECRETLEAK",
-        "4831",
+        MPIN,
         TOTP_SECRET,
         "eyJaccessLEAK",
         "refreshLEAK",
@@ -776,13 +778,21 @@ pub async fn debug_output_never_shows_secrets<B: RecordBackend>(vault: &Vault<B>
     assert!(printed.contains("kid0"));
 }
 
-/// Collects everything a subscriber writes.
-#[derive(Clone, Default)]
-struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+thread_local! {
+    /// Where the global subscriber writes on this thread, while a test captures.
+    static CAPTURED_LOGS: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for CapturedLogs {
+/// The global subscriber's output: kept only on threads that capture.
+struct ThreadLogs;
+
+impl std::io::Write for ThreadLogs {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        CAPTURED_LOGS.with(|captured| {
+            if let Some(buffer) = captured.borrow_mut().as_mut() {
+                buffer.extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -790,15 +800,27 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
-pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+/// A global TRACE subscriber, installed once. (A scoped one per test would race with other
+/// tests over tracing's per-callsite interest cache and sometimes miss events.)
+fn capture_logs_on_this_thread() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadLogs)
+            .init();
+    });
+    CAPTURED_LOGS.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+}
 
+fn captured_logs() -> String {
+    let bytes = CAPTURED_LOGS.with(|captured| captured.borrow_mut().take().unwrap_or_default());
+    String::from_utf8(bytes).unwrap()
+}
+
+pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
+    capture_logs_on_this_thread();
     let owner = user();
     let id = vault
         .create_account(owner, &angel_one("LOGGED"))
@@ -820,7 +842,7 @@ pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
         .unwrap();
     vault.rotate(10).await.unwrap();
 
-    let printed = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let printed = captured_logs();
     assert!(
         printed.contains("account stored"),
         "nothing was logged: {printed}"
@@ -828,7 +850,7 @@ pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
     for secret in [
         "angelKEYLOGGED",
         "angelSECRETLOGGED",
-        "4831",
+        MPIN,
         TOTP_SECRET,
         "eyJaccessLOGGED",
         "refreshLOGGED",
