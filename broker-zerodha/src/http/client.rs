@@ -749,3 +749,50 @@ impl KiteHttpClient {
         Ok((content_type, Vec::from(body)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> KiteHttpClient {
+        KiteHttpClient::builder("key123")
+            .without_rate_limits()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_authorization_header_is_sensitive_and_never_printed() {
+        let client = client();
+        let tokens =
+            SessionTokens::new("tok456".into(), Utc::now() + chrono::Duration::hours(1)).unwrap();
+        client.set_session(&tokens).unwrap();
+        let header = client.authorization().unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), "token key123:tok456");
+        let printed = format!("{header:?} {client:?}");
+        assert!(
+            !printed.contains("tok456") && !printed.contains("key123"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn without_a_session_calls_need_a_login() {
+        assert!(client().authorization().unwrap_err().needs_login());
+    }
+
+    #[test]
+    fn base_urls_must_be_absolute_http_urls() {
+        for bad in ["api.kite.trade", "ftp://api.kite.trade", ""] {
+            let error = KiteHttpClient::builder("k")
+                .base_url(bad)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(error, ClientBuildError::BadUrl { .. }),
+                "{bad}: {error}"
+            );
+        }
+    }
+}
