@@ -210,12 +210,12 @@ async fn an_expired_token_gives_session_expired_without_logging_in_again() {
 async fn under_every_injected_fault_no_order_is_placed_twice() {
     let simulator = KiteSimulator::start(SimConfig::default()).await.unwrap();
     let config = HttpClientConfig {
-        request_timeout: Duration::from_millis(400),
+        request_timeout: Duration::from_millis(1500),
         ..HttpClientConfig::default()
     };
     let mut broker = logged_in(&simulator, config.clone()).await;
     let cases: Vec<(Fault, Expectation)> = vec![
-        (Fault::Latency(Duration::from_millis(100)), |result| {
+        (Fault::Latency(Duration::from_millis(50)), |result| {
             result.is_ok()
         }),
         (Fault::ServerError(503), |result| {
