@@ -433,6 +433,45 @@ mod tests {
         assert!(!format!("{error} {error:?}").contains(&key_text(9)));
     }
 
+    const EXPECT_VAR: &str = "VAULT_TEST_EXPECT_PRIMARY";
+
+    /// Run as a child process by the test below, with the environment it sets up.
+    #[test]
+    #[ignore = "child process of keys_are_read_from_the_environment_variable"]
+    fn from_env_child() {
+        let Ok(expected) = std::env::var(EXPECT_VAR) else {
+            return;
+        };
+        match Keyring::from_env() {
+            Ok(ring) => assert_eq!(ring.primary_id().as_str(), expected),
+            Err(error) => assert_eq!(error.to_string(), expected),
+        }
+    }
+
+    #[test]
+    fn keys_are_read_from_the_environment_variable() {
+        let spec = format!("kid1:{},kid0:{}", key_text(1), key_text(0));
+        let run = |keys: Option<&str>, expected: &str| {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+            child
+                .args(["--exact", "keyring::tests::from_env_child", "--ignored"])
+                .env(EXPECT_VAR, expected)
+                .env_remove(KEYS_ENV_VAR);
+            if let Some(keys) = keys {
+                child.env(KEYS_ENV_VAR, keys);
+            }
+            let output = child.output().unwrap();
+            let report = String::from_utf8_lossy(&output.stdout);
+            // "1 passed" also proves the child did not just match no test.
+            assert!(
+                output.status.success() && report.contains("1 passed"),
+                "expected {expected}: {report}"
+            );
+        };
+        run(Some(&spec), "kid1");
+        run(None, &KeyringError::EnvVarMissing.to_string());
+    }
+
     #[test]
     fn key_file_readable_by_others_is_refused() {
         let dir = tempfile::tempdir().unwrap();

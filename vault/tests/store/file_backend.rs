@@ -89,3 +89,34 @@ async fn two_processes_writing_at_once_do_not_corrupt_the_store() {
     expected.sort();
     assert_eq!(opened, expected);
 }
+
+#[tokio::test]
+async fn a_second_handle_sees_the_writes_of_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = crate::fixtures::keyring();
+    let first = Vault::new(FileBackend::open(dir.path()).unwrap(), keys.clone());
+    let second = Vault::new(FileBackend::open(dir.path()).unwrap(), keys);
+    let owner = UserId::new_random();
+
+    let id = first
+        .create_account(owner, &zerodha("one"))
+        .await
+        .unwrap()
+        .id;
+    let opened = second.credentials(owner, id).await.unwrap();
+    assert_eq!(exposed(&opened), exposed(&zerodha("one")));
+
+    second.set_auto_execute(owner, id, true).await.unwrap();
+    let other = second
+        .create_account(owner, &zerodha("two"))
+        .await
+        .unwrap()
+        .id;
+    let seen: Vec<_> = first.accounts(owner).await.unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter()
+            .any(|account| account.id == id && account.auto_execute)
+    );
+    assert!(seen.iter().any(|account| account.id == other));
+}
