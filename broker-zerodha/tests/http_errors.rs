@@ -430,3 +430,20 @@ fn a_session_from_storage_builds_a_broker_bound_to_the_egress_address() {
         Err(broker_zerodha::http::ClientBuildError::Http(_))
     ));
 }
+
+#[tokio::test]
+async fn an_error_envelope_with_http_200_is_still_an_error() {
+    let (placed, _server) =
+        place_against(kite_error(200, "OrderException", "Order rejected by RMS")).await;
+    assert!(
+        matches!(placed, BrokerError::OrderRejected { .. }),
+        "{placed:?}"
+    );
+    let read = read_against(kite_error(
+        200,
+        "TokenException",
+        "Incorrect `api_key` or `access_token`.",
+    ))
+    .await;
+    assert!(read.needs_login(), "{read:?}");
+}

@@ -24,7 +24,7 @@ use broker_core::{
     SessionTokens, Variety,
 };
 
-use super::error::{CallKind, map_error_response, map_transport_error};
+use super::error::{CallKind, error_in_success_answer, map_error_response, map_transport_error};
 use super::models::{
     AllMargins, ConvertPositionParams, Envelope, KiteHolding, KiteLtp, KiteOhlcQuote, KiteOrder,
     KitePositions, KiteQuote, KiteSession, KiteTrade, ModifyOrderParams, OrderIdResponse,
@@ -181,6 +181,13 @@ impl std::fmt::Debug for KiteHttpClient {
             .field("rate_limited", &self.limiter.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// A 2xx answer.
+struct SuccessAnswer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
 }
 
 /// Where a request's parameters go.
@@ -575,7 +582,7 @@ impl KiteHttpClient {
     /// # Errors
     /// [`BrokerError::Decode`] naming the bad row, or any other [`BrokerError`].
     pub async fn instruments(&self) -> Result<InstrumentMaster, BrokerError> {
-        let (_, body) = self
+        let answer = self
             .exchange(
                 Method::GET,
                 "/instruments",
@@ -585,7 +592,7 @@ impl KiteHttpClient {
                 true,
             )
             .await?;
-        parse_instruments(body.as_slice()).map_err(|error| BrokerError::Decode {
+        parse_instruments(answer.body.as_slice()).map_err(|error| BrokerError::Decode {
             message: error.to_string(),
         })
     }
@@ -649,29 +656,39 @@ impl KiteHttpClient {
         call: CallKind<'_>,
         authenticated: bool,
     ) -> Result<T, BrokerError> {
-        let (content_type, body) = self
+        let answer = self
             .exchange(method, path, params, class, call, authenticated)
             .await?;
-        let decoded = content_type
+        let decoded = answer
+            .content_type
             .contains("json")
-            .then(|| serde_json::from_slice::<Envelope<T>>(&body));
+            .then(|| serde_json::from_slice::<Envelope<T>>(&answer.body));
         match decoded {
             Some(Ok(envelope)) => Ok(envelope.data),
+            // Kite's SDKs treat `"status":"error"` as an error whatever the HTTP status.
+            Some(Err(_))
+                if let Some(error) =
+                    error_in_success_answer(answer.status, &answer.body, call, self.egress_ip) =>
+            {
+                Err(error)
+            }
             _ if matches!(call, CallKind::Place | CallKind::ChangeOrder(_)) => {
                 Err(BrokerError::OrderOutcomeUnknown {
-                    kind: ConnectivityKind::ServerError { status: 200 },
+                    kind: ConnectivityKind::ServerError {
+                        status: answer.status,
+                    },
                 })
             }
             Some(Err(error)) => Err(BrokerError::Decode {
                 message: format!("{path}: {}", describe_json_error(&error)),
             }),
             None => Err(BrokerError::Decode {
-                message: format!("{path}: expected JSON, got {content_type:?}"),
+                message: format!("{path}: expected JSON, got {:?}", answer.content_type),
             }),
         }
     }
 
-    /// Sends one request and returns the content type and body of a 2xx answer.
+    /// Sends one request and returns a 2xx answer; anything else is mapped to an error.
     async fn exchange(
         &self,
         method: Method,
@@ -680,7 +697,7 @@ impl KiteHttpClient {
         class: EndpointClass,
         call: CallKind<'_>,
         authenticated: bool,
-    ) -> Result<(String, Vec<u8>), BrokerError> {
+    ) -> Result<SuccessAnswer, BrokerError> {
         let mut url = format!("{}{path}", self.base_url);
         let mut request: RequestBuilder;
         match params {
@@ -746,7 +763,11 @@ impl KiteHttpClient {
                 self.egress_ip,
             ));
         }
-        Ok((content_type, Vec::from(body)))
+        Ok(SuccessAnswer {
+            status,
+            content_type,
+            body: Vec::from(body),
+        })
     }
 }
 

@@ -136,6 +136,19 @@ pub(crate) fn map_error_response(
     }
 }
 
+/// A 2xx answer whose body is Kite's error envelope (`"status":"error"`), mapped like any
+/// other error; `None` when the body is not an error envelope.
+pub(crate) fn error_in_success_answer(
+    status: u16,
+    body: &[u8],
+    call: CallKind<'_>,
+    egress_ip: Option<IpAddr>,
+) -> Option<BrokerError> {
+    let envelope: ErrorEnvelope = serde_json::from_slice(body).ok()?;
+    (envelope.status == "error")
+        .then(|| map_error_response(status, "application/json", body, None, call, egress_ip))
+}
+
 /// An answer that is not Kite's JSON: a firewall page, a gateway error or an empty body.
 fn map_non_kite_answer(
     status: u16,
