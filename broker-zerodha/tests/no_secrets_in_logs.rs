@@ -33,7 +33,7 @@ impl Write for Captured {
 const API_KEY: &str = "logKEYa8f3k2";
 const API_SECRET: &str = "logSECRETq9z7w1";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_session_at_trace_level_logs_no_key_secret_or_token() {
     let captured = Captured::default();
     let writer = captured.clone();
@@ -42,7 +42,8 @@ async fn a_whole_session_at_trace_level_logs_no_key_secret_or_token() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, with the `log` bridge: events of every thread and of `log`-based crates count.
+    tracing_subscriber::util::SubscriberInitExt::try_init(subscriber).unwrap();
 
     let simulator = KiteSimulator::start(SimConfig {
         api_key: API_KEY.into(),
