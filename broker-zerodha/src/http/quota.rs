@@ -17,6 +17,7 @@ pub enum EndpointClass {
     Other,
 }
 
+/// Evaluated only in the constants below, so a zero would fail the build, not a request.
 const fn count(value: u32) -> NonZeroU32 {
     match NonZeroU32::new(value) {
         Some(count) => count,
@@ -24,15 +25,33 @@ const fn count(value: u32) -> NonZeroU32 {
     }
 }
 
+/// Quote requests per second.
+pub const QUOTES_PER_SECOND: NonZeroU32 = count(1);
+/// Order requests (place, modify, cancel) per second.
+pub const ORDERS_PER_SECOND: NonZeroU32 = count(10);
+/// Order requests per minute.
+pub const ORDERS_PER_MINUTE: NonZeroU32 = count(400);
+/// Requests to every other endpoint per second.
+pub const OTHERS_PER_SECOND: NonZeroU32 = count(10);
+
 /// A limiter with Kite's quotas, for one account.
 pub fn kite_rate_limiter() -> RateLimiter<EndpointClass> {
     RateLimiter::new([
-        (EndpointClass::Quote, vec![Quota::per_second(count(1))]),
+        (
+            EndpointClass::Quote,
+            vec![Quota::per_second(QUOTES_PER_SECOND)],
+        ),
         (
             EndpointClass::Order,
-            vec![Quota::per_second(count(10)), Quota::per_minute(count(400))],
+            vec![
+                Quota::per_second(ORDERS_PER_SECOND),
+                Quota::per_minute(ORDERS_PER_MINUTE),
+            ],
         ),
-        (EndpointClass::Other, vec![Quota::per_second(count(10))]),
+        (
+            EndpointClass::Other,
+            vec![Quota::per_second(OTHERS_PER_SECOND)],
+        ),
     ])
 }
 
