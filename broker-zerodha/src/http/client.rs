@@ -19,12 +19,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use broker_core::transport::{transport_failure, unreadable_answer};
 use broker_core::{
-    BrokerError, ConnectivityKind, HttpClientConfig, HttpClientError, OrderId, RateLimiter,
-    SessionTokens, Variety,
+    BrokerError, HttpClientConfig, HttpClientError, OrderId, RateLimiter, SessionTokens, Variety,
 };
 
-use super::error::{CallKind, error_in_success_answer, map_error_response, map_transport_error};
+use super::error::{CallKind, error_in_success_answer, map_error_response};
 use super::models::{
     AllMargins, ConvertPositionParams, Envelope, KiteHolding, KiteLtp, KiteOhlcQuote, KiteOrder,
     KitePositions, KiteQuote, KiteSession, KiteTrade, ModifyOrderParams, OrderIdResponse,
@@ -667,24 +667,28 @@ impl KiteHttpClient {
             Some(Ok(envelope)) => Ok(envelope.data),
             // Kite's SDKs treat `"status":"error"` as an error whatever the HTTP status.
             Some(Err(_))
-                if let Some(error) =
-                    error_in_success_answer(answer.status, &answer.body, call, self.egress_ip) =>
+                if let Some(error) = error_in_success_answer(
+                    answer.status,
+                    &answer.body,
+                    call,
+                    path,
+                    self.egress_ip,
+                ) =>
             {
                 Err(error)
             }
-            _ if matches!(call, CallKind::Place | CallKind::ChangeOrder(_)) => {
-                Err(BrokerError::OrderOutcomeUnknown {
-                    kind: ConnectivityKind::ServerError {
-                        status: answer.status,
-                    },
-                })
-            }
-            Some(Err(error)) => Err(BrokerError::Decode {
-                message: format!("{path}: {}", describe_json_error(&error)),
-            }),
-            None => Err(BrokerError::Decode {
-                message: format!("{path}: expected JSON, got {:?}", answer.content_type),
-            }),
+            Some(Err(error)) => Err(unreadable_answer(
+                answer.status,
+                call.changes_orders(),
+                path,
+                &describe_json_error(&error),
+            )),
+            None => Err(unreadable_answer(
+                answer.status,
+                call.changes_orders(),
+                path,
+                &format!("expected JSON, got {:?}", answer.content_type),
+            )),
         }
     }
 
@@ -727,7 +731,7 @@ impl KiteHttpClient {
         let response = request
             .send()
             .await
-            .map_err(|error| map_transport_error(&error, call))?;
+            .map_err(|error| transport_failure(&error, call.changes_orders(), path))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -744,7 +748,7 @@ impl KiteHttpClient {
         let body = response
             .bytes()
             .await
-            .map_err(|error| map_transport_error(&error, call))?;
+            .map_err(|error| transport_failure(&error, call.changes_orders(), path))?;
         tracing::trace!(
             %method,
             path,
@@ -760,6 +764,7 @@ impl KiteHttpClient {
                 &body,
                 retry_after,
                 call,
+                path,
                 self.egress_ip,
             ));
         }

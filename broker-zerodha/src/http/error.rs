@@ -13,6 +13,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use broker_core::transport::server_failure;
 use broker_core::{BrokerError, ConnectivityKind, OrderId};
 
 use super::models::ErrorEnvelope;
@@ -31,7 +32,8 @@ pub(crate) enum CallKind<'a> {
 }
 
 impl CallKind<'_> {
-    fn changes_orders(self) -> bool {
+    /// Whether the call places, modifies or cancels an order.
+    pub(crate) fn changes_orders(self) -> bool {
         matches!(self, Self::Place | Self::ChangeOrder(_))
     }
 
@@ -69,6 +71,7 @@ pub(crate) fn map_error_response(
     body: &[u8],
     retry_after: Option<Duration>,
     call: CallKind<'_>,
+    path: &str,
     egress_ip: Option<IpAddr>,
 ) -> BrokerError {
     let envelope = content_type
@@ -77,7 +80,7 @@ pub(crate) fn map_error_response(
         .flatten()
         .filter(|envelope| envelope.error_type.is_some() || !envelope.message.is_empty());
     let Some(envelope) = envelope else {
-        return map_non_kite_answer(status, content_type, body.len(), call);
+        return map_non_kite_answer(status, content_type, body.len(), call, path);
     };
     let error_type = envelope.error_type.unwrap_or_default();
     let message = envelope.message;
@@ -120,9 +123,7 @@ pub(crate) fn map_error_response(
             && status >= 500
             && !DEFINITE_REFUSALS.contains(&error_type.as_str()) =>
         {
-            BrokerError::OrderOutcomeUnknown {
-                kind: ConnectivityKind::ServerError { status },
-            }
+            server_failure(status, true, path)
         }
         transient if status >= 500 && TRANSIENT.contains(&transient) => BrokerError::Connectivity {
             kind: ConnectivityKind::ServerError { status },
@@ -142,11 +143,21 @@ pub(crate) fn error_in_success_answer(
     status: u16,
     body: &[u8],
     call: CallKind<'_>,
+    path: &str,
     egress_ip: Option<IpAddr>,
 ) -> Option<BrokerError> {
     let envelope: ErrorEnvelope = serde_json::from_slice(body).ok()?;
-    (envelope.status == "error")
-        .then(|| map_error_response(status, "application/json", body, None, call, egress_ip))
+    (envelope.status == "error").then(|| {
+        map_error_response(
+            status,
+            "application/json",
+            body,
+            None,
+            call,
+            path,
+            egress_ip,
+        )
+    })
 }
 
 /// An answer that is not Kite's JSON: a firewall page, a gateway error or an empty body.
@@ -155,6 +166,7 @@ fn map_non_kite_answer(
     content_type: &str,
     body_len: usize,
     call: CallKind<'_>,
+    path: &str,
 ) -> BrokerError {
     let shape = if body_len == 0 {
         "an empty body".to_owned()
@@ -166,57 +178,11 @@ fn map_non_kite_answer(
             retry_after: None,
             message: format!("HTTP 429 with {shape}"),
         },
-        500.. if call.changes_orders() => BrokerError::OrderOutcomeUnknown {
-            kind: ConnectivityKind::ServerError { status },
-        },
-        500.. => BrokerError::Connectivity {
-            kind: ConnectivityKind::ServerError { status },
-            message: format!("HTTP {status} with {shape}"),
-        },
+        500.. => server_failure(status, call.changes_orders(), path),
         _ => BrokerError::RequestBlocked {
             status,
             message: format!("HTTP {status} with {shape} instead of Kite's JSON"),
         },
-    }
-}
-
-/// Maps a transport failure. Only a failure to connect is known not to have sent anything.
-pub(crate) fn map_transport_error(error: &reqwest::Error, call: CallKind<'_>) -> BrokerError {
-    let kind = if error.is_connect() {
-        ConnectivityKind::Connect
-    } else {
-        ConnectivityKind::Timeout
-    };
-    if call.changes_orders() && kind != ConnectivityKind::Connect {
-        return BrokerError::OrderOutcomeUnknown { kind };
-    }
-    BrokerError::Connectivity {
-        kind,
-        message: describe_transport_error(error),
-    }
-}
-
-/// A transport error's description without its URL (which may carry query parameters).
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    let what = if error.is_timeout() {
-        "no answer within the timeout"
-    } else if error.is_connect() {
-        "could not connect"
-    } else if error.is_body() || error.is_decode() {
-        "the answer was cut off"
-    } else {
-        "the request failed"
-    };
-    let mut source = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(cause) = source {
-        detail = cause.to_string();
-        source = cause.source();
-    }
-    if detail.is_empty() {
-        what.to_owned()
-    } else {
-        format!("{what}: {detail}")
     }
 }
 
@@ -262,6 +228,7 @@ mod tests {
             body.to_string().as_bytes(),
             None,
             call,
+            "/test",
             None,
         )
     }
@@ -329,15 +296,15 @@ mod tests {
     fn html_pages_are_firewall_blocks_or_unknown_order_outcomes() {
         let page = b"<html><body>Request blocked</body></html>";
         assert!(matches!(
-            map_error_response(403, "text/html", page, None, CallKind::Read, None),
+            map_error_response(403, "text/html", page, None, CallKind::Read, "/test", None),
             BrokerError::RequestBlocked { status: 403, .. }
         ));
         assert!(matches!(
-            map_error_response(502, "text/html", page, None, CallKind::Place, None),
+            map_error_response(502, "text/html", page, None, CallKind::Place, "/test", None),
             BrokerError::OrderOutcomeUnknown { .. }
         ));
         assert!(matches!(
-            map_error_response(502, "text/html", page, None, CallKind::Read, None),
+            map_error_response(502, "text/html", page, None, CallKind::Read, "/test", None),
             BrokerError::Connectivity { .. }
         ));
     }
