@@ -267,9 +267,11 @@ async fn an_unreadable_success_answer_to_an_order_is_outcome_unknown() {
         ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html"),
     )
     .await;
-    assert!(
-        matches!(error, BrokerError::OrderOutcomeUnknown { .. }),
-        "{error:?}"
+    assert_eq!(
+        error,
+        BrokerError::OrderOutcomeUnknown {
+            kind: ConnectivityKind::UnreadableAnswer { status: 200 }
+        }
     );
     let read =
         read_against(ResponseTemplate::new(200).set_body_raw("{\"status\":", "application/json"))
