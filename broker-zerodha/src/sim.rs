@@ -100,22 +100,26 @@ impl fmt::Debug for SimConfig {
 }
 
 /// A fault the simulator applies to the next API request (the login page is never faulted).
+/// The same set as the Angel One simulator's, with Kite's own answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
-    /// Wait this long, then answer normally.
+    /// Answer normally after this delay.
     Latency(Duration),
-    /// Answer with this 5xx status and a `GeneralException` without doing anything.
+    /// Process the request, then answer this HTTP 5xx status with a gateway error page (the
+    /// worst case for order calls: the order exists but the client cannot know).
     ServerError(u16),
-    /// Do the request (an order is placed), then never answer: the client times out.
-    HangAfterProcessing,
-    /// Answer 429 `NetworkException` "Too many requests" without doing anything.
+    /// Process the request, then never answer (until the simulator stops): the client times out.
+    Hang,
+    /// Refuse with HTTP 429 `NetworkException` "Too many requests", unprocessed.
     TooManyRequests,
-    /// Answer 403 with an HTML firewall page without doing anything.
+    /// Refuse with a firewall's HTML page (HTTP 403), unprocessed.
     WafPage,
-    /// Answer 403 `TokenException` and revoke the access token.
-    TokenExpired,
-    /// Accept the order, then reject it with this reason (the order shows `REJECTED`).
+    /// Refuse with an empty HTTP 400, unprocessed.
+    EmptyBadRequest,
+    /// Refuse with HTTP 403 `TokenException` and revoke every access token, unprocessed.
+    SessionExpired,
+    /// Accept a placed order, then reject it with this reason (visible in the order book).
     RejectAfterAccept(String),
 }
 

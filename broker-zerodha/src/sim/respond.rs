@@ -81,13 +81,9 @@ impl IntoResponse for KiteError {
     }
 }
 
-/// The HTML page a web application firewall answers with.
-pub(super) fn waf_page() -> Response {
-    let mut response = (
-        StatusCode::FORBIDDEN,
-        "<html><head><title>403 Forbidden</title></head><body><h1>Request blocked</h1></body></html>",
-    )
-        .into_response();
+/// An HTML page, as a firewall or a gateway in front of the API answers.
+pub(super) fn html_page(status: StatusCode, page: &'static str) -> Response {
+    let mut response = (status, page).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),

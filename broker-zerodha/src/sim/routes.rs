@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::Fault;
-use super::respond::{Answer, KiteError, success, waf_page};
+use super::respond::{Answer, KiteError, html_page, success};
 use super::state::SimState;
 use crate::http::models::{ConvertPositionParams, KiteOrder, ModifyOrderParams, PlaceOrderParams};
 
@@ -65,13 +65,12 @@ async fn faults(State(state): Shared, mut request: Request, next: Next) -> Respo
             tokio::time::sleep(delay).await;
             next.run(request).await
         }
-        Some(Fault::ServerError(status)) => KiteError::new(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "GeneralException",
-            "Something went wrong. Please try again.",
-        )
-        .into_response(),
-        Some(Fault::HangAfterProcessing) => {
+        Some(Fault::ServerError(status)) => {
+            let _discarded = next.run(request).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            html_page(status, "<html><body><h1>Bad Gateway</h1></body></html>")
+        }
+        Some(Fault::Hang) => {
             let _discarded = next.run(request).await;
             tokio::time::sleep(HANG).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
@@ -82,8 +81,12 @@ async fn faults(State(state): Shared, mut request: Request, next: Next) -> Respo
             "Too many requests",
         )
         .into_response(),
-        Some(Fault::WafPage) => waf_page(),
-        Some(Fault::TokenExpired) => {
+        Some(Fault::WafPage) => html_page(
+            StatusCode::FORBIDDEN,
+            "<html><head><title>403 Forbidden</title></head><body><h1>Request blocked</h1></body></html>",
+        ),
+        Some(Fault::EmptyBadRequest) => StatusCode::BAD_REQUEST.into_response(),
+        Some(Fault::SessionExpired) => {
             state.revoke_access_tokens();
             KiteError::token("Incorrect `api_key` or `access_token`.").into_response()
         }
