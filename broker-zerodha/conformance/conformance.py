@@ -71,6 +71,10 @@ def conformance(root, api_key, api_secret):
     assert placed[0]["tag"] == "conformance1", placed[0]
     assert placed[0]["price"] == 790.5, placed[0]
 
+    modified = kite.modify_order(variety=kite.VARIETY_REGULAR, order_id=order_id, price=791, quantity=3)
+    assert modified == order_id, modified
+    assert kite.order_history(order_id)[-1]["price"] == 791
+
     cancelled = kite.cancel_order(variety=kite.VARIETY_REGULAR, order_id=order_id)
     assert cancelled == order_id, cancelled
     history = kite.order_history(order_id)
@@ -86,10 +90,30 @@ def conformance(root, api_key, api_secret):
     except exceptions.InputException:
         pass
 
-    ltp = kite.ltp("NSE:INFY")
-    assert ltp["NSE:INFY"]["last_price"] > 0, ltp
+    filled = kite.place_order(
+        variety="regular", exchange="NSE", tradingsymbol="SBIN", transaction_type="BUY",
+        quantity=4, product="MIS", order_type="MARKET", market_protection=2, tag="conformance2",
+    )
+    assert kite.order_history(filled)[-1]["status"] == "COMPLETE"
+    assert [trade["quantity"] for trade in kite.order_trades(filled)] == [4]
+    assert any(trade["order_id"] == filled for trade in kite.trades())
+    net = kite.positions()["net"]
+    assert any(position["tradingsymbol"] == "SBIN" and position["quantity"] == 4 for position in net), net
+    assert kite.convert_position(
+        exchange="NSE", tradingsymbol="SBIN", transaction_type="BUY", position_type="day",
+        quantity=4, old_product="MIS", new_product="CNC",
+    ) is True
+    assert kite.holdings()[0]["quantity"] > 0
+
+    ltp = kite.ltp("NSE:INFY", "NSE:SBIN")
+    assert set(ltp) == {"NSE:INFY", "NSE:SBIN"}, ltp
+    assert kite.quote("NSE:INFY")["NSE:INFY"]["ohlc"]["close"] > 0
+    assert kite.ohlc("NSE:INFY")["NSE:INFY"]["last_price"] > 0
+    instruments = kite.instruments()
+    assert any(row["tradingsymbol"] == "SBIN" and row["lot_size"] == 1 for row in instruments), instruments
     print("python_sdk conformance: generate_session profile margins place_order orders "
-          "order_history cancel_order ltp ok")
+          "modify_order order_history cancel_order order_trades trades positions convert_position "
+          "holdings ltp quote ohlc instruments ok")
     return kite
 
 
