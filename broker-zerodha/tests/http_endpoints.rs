@@ -460,3 +460,34 @@ async fn an_unmatched_request_fails_loudly() {
     let error = logged_in_client(&server).holdings().await.unwrap_err();
     assert!(error.to_string().contains("599"), "{error}");
 }
+
+#[tokio::test]
+async fn quote_calls_are_spaced_by_kites_one_per_second_quota() {
+    let server = strict_server().await;
+    Mock::given(method("GET"))
+        .and(path("/quote/ltp"))
+        .respond_with(json_fixture(200, "ltp.json"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = broker_zerodha::KiteHttpClient::builder(API_KEY)
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let tokens = broker_core::SessionTokens::new(
+        ACCESS_TOKEN.into(),
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    )
+    .unwrap();
+    client.set_session(&tokens).unwrap();
+    let keys = vec!["NSE:INFY".to_owned()];
+    let started = std::time::Instant::now();
+    client.ltp(&keys).await.unwrap();
+    client.ltp(&keys).await.unwrap();
+    // The second call waited for the quota instead of being refused by Kite.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
