@@ -5,6 +5,10 @@
 //! computed over the strings exactly as sent. [`verify_postback`] recomputes it from the raw
 //! strings (never from parsed, re-formatted values), compares in constant time, and only then
 //! turns the payload into a domain [`Order`].
+//!
+//! Kite's checksum covers only the order id and timestamp, not the status or quantities: it
+//! proves the sender knows the API secret, not that the rest of the payload is intact. Treat a
+//! postback as a prompt and confirm anything that matters with the order's history.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
