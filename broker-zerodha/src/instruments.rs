@@ -28,6 +28,7 @@ pub enum InstrumentsError {
 
 /// The parsed instrument master.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct InstrumentMaster {
     /// Instruments on the exchanges `broker_core` knows.
     pub index: InstrumentIndex,

@@ -36,6 +36,7 @@ pub enum PostbackError {
 
 /// A verified postback.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Postback {
     /// The Kite user the order belongs to.
     pub user_id: String,

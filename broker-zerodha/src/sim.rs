@@ -125,6 +125,7 @@ pub enum Fault {
 
 /// An order the simulator accepted.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AcceptedOrder {
     /// The id it was given.
     pub order_id: String,

@@ -24,6 +24,7 @@ fn json_number<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S
 
 /// The envelope of every JSON answer: `{"status":"success","data":…}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct Envelope<T> {
     /// `success` or `error`.
     pub status: String,
@@ -33,6 +34,7 @@ pub struct Envelope<T> {
 
 /// The envelope of an error: `{"status":"error","message":…,"error_type":…}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct ErrorEnvelope {
     /// `error`.
     #[serde(default)]
@@ -48,6 +50,7 @@ pub struct ErrorEnvelope {
 /// The session returned by `POST /session/token` and `POST /session/refresh_token`: the
 /// user's profile plus the tokens.
 #[derive(Clone, Deserialize)]
+#[non_exhaustive]
 pub struct KiteSession {
     /// Who logged in.
     #[serde(flatten)]
@@ -85,6 +88,7 @@ impl fmt::Debug for KiteSession {
 
 /// `GET /user/profile`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct UserProfile {
     /// The Kite user id.
     #[serde(default)]
@@ -117,6 +121,7 @@ pub struct UserProfile {
 
 /// Margins of one segment (`GET /user/margins/{segment}`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct SegmentMargins {
     /// Whether the segment is enabled.
     #[serde(default)]
@@ -134,6 +139,7 @@ pub struct SegmentMargins {
 
 /// The `available` block of [`SegmentMargins`].
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct AvailableMargins {
     /// Additional margin given by the broker.
     #[serde(default, serialize_with = "json_number")]
@@ -157,6 +163,7 @@ pub struct AvailableMargins {
 
 /// The `utilised` block of [`SegmentMargins`].
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct UtilisedMargins {
     /// Total margin used.
     #[serde(default, serialize_with = "json_number")]
@@ -189,6 +196,7 @@ pub struct UtilisedMargins {
 
 /// `GET /user/margins`: both segments.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct AllMargins {
     /// The equity segment.
     #[serde(default)]
@@ -200,6 +208,7 @@ pub struct AllMargins {
 
 /// The answer to place, modify and cancel: `{"order_id": …}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct OrderIdResponse {
     /// The order's id.
     pub order_id: String,
@@ -207,6 +216,7 @@ pub struct OrderIdResponse {
 
 /// One order, as in `GET /orders`, `GET /orders/{id}` (one per state) and postbacks.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteOrder {
     /// The broker's order id.
     pub order_id: String,
@@ -307,6 +317,7 @@ pub struct KiteOrder {
 
 /// One fill (`GET /trades`, `GET /orders/{id}/trades`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteTrade {
     /// The exchange's trade id.
     pub trade_id: String,
@@ -349,6 +360,7 @@ pub struct KiteTrade {
 
 /// `GET /portfolio/positions`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KitePositions {
     /// Net positions (overnight and the day together).
     #[serde(default)]
@@ -360,6 +372,7 @@ pub struct KitePositions {
 
 /// One position.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KitePosition {
     /// The trading symbol.
     #[serde(default)]
@@ -428,6 +441,7 @@ pub struct KitePosition {
 
 /// One holding (`GET /portfolio/holdings`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteHolding {
     /// The trading symbol.
     #[serde(default)]
@@ -469,6 +483,7 @@ pub struct KiteHolding {
 
 /// Open, high, low and previous close.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteOhlc {
     /// Opening price.
     #[serde(default, serialize_with = "json_number")]
@@ -486,6 +501,7 @@ pub struct KiteOhlc {
 
 /// One instrument of `GET /quote` (market depth is left out).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteQuote {
     /// Kite's numeric instrument id.
     #[serde(default)]
@@ -524,6 +540,7 @@ pub struct KiteQuote {
 
 /// One instrument of `GET /quote/ohlc`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteOhlcQuote {
     /// Kite's numeric instrument id.
     #[serde(default)]
@@ -538,6 +555,7 @@ pub struct KiteOhlcQuote {
 
 /// One instrument of `GET /quote/ltp`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct KiteLtp {
     /// Kite's numeric instrument id.
     #[serde(default)]
