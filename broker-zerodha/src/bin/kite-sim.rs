@@ -30,7 +30,7 @@ struct Options {
         default_value = "simsecret",
         hide_env_values = true
     )]
-    api_secret: String,
+    api_secret: secrecy::SecretString,
     /// The user's Kite id.
     #[arg(long, default_value = "ZS1234")]
     user_id: String,
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse();
     let config = SimConfig {
         api_key: options.api_key,
-        api_secret: options.api_secret.into(),
+        api_secret: options.api_secret,
         user_id: options.user_id,
         allowed_ips: options.allowed_ips,
         redirect_url: options.redirect_url,
