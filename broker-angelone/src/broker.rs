@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use broker_core::{
     AngelOneCredentials, Broker, BrokerError, BrokerKind, Exchange, Funds, Holding,
     InstrumentIndex, InstrumentRef, LastPrice, Order, OrderHistory, OrderId, OrderModification,
-    OrderRateGuard, OrderRequest, Position, PreTradePolicy, Profile, Quote, SessionTokens, Trade,
-    ValidationError, Variety,
+    OrderRequest, Position, PreTradePolicy, Profile, Quote, SessionTokens, Trade, ValidationError,
+    Variety,
 };
 use chrono::{NaiveTime, Utc};
 use rust_decimal::Decimal;
@@ -46,7 +46,7 @@ pub struct AngelOne {
     credentials: AngelOneCredentials,
     totp: TotpGenerator,
     instruments: RwLock<Arc<InstrumentIndex>>,
-    guard: OrderRateGuard,
+    policy: PreTradePolicy,
     session: tokio::sync::Mutex<Option<LiveSession>>,
     generations: std::sync::atomic::AtomicU64,
     placed: Mutex<HashMap<OrderId, OrderIdentity>>,
@@ -89,11 +89,18 @@ impl AngelOne {
             totp: TotpGenerator::from_base32(credentials.totp_secret())?,
             credentials,
             instruments: RwLock::new(instruments),
-            guard: OrderRateGuard::new(PreTradePolicy::for_broker(BrokerKind::AngelOne)),
+            policy: PreTradePolicy::for_broker(BrokerKind::AngelOne),
             session: tokio::sync::Mutex::new(None),
             generations: std::sync::atomic::AtomicU64::new(0),
             placed: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Uses a stricter (or operator-configured) pre-trade policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: PreTradePolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The raw client (it needs a session token: see [`AngelOne::session_tokens`]).
@@ -436,7 +443,7 @@ impl Broker for AngelOne {
             request.to_builder().tick_size(tick_size).build()?;
         }
         let body = mapping::place_order_body(request, &symbol_token)?;
-        self.guard.admit(self.credentials.client_code(), request)?;
+        self.policy.check(request)?;
         let ack = self
             .secure(|token| {
                 let body = &body;

@@ -413,3 +413,27 @@ async fn refresh_renews_the_session_without_a_login_and_logout_ends_it() {
     broker.logout().await.unwrap();
     assert!(broker.session_tokens().await.is_none());
 }
+
+#[tokio::test]
+async fn a_burst_beyond_ten_orders_a_second_is_paced_not_refused() {
+    let simulator = Simulator::start([account("127.0.0.1")]).await.unwrap();
+    let broker = broker(&simulator, "127.0.0.1");
+    let started = std::time::Instant::now();
+    for leg in 0..12 {
+        broker
+            .place_order(&limit_buy(&format!("burst{leg}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        simulator.accepted_orders().len(),
+        12,
+        "every order was placed once"
+    );
+    // Ten go at once; the eleventh and twelfth wait for the quota to refill (0.1 s each).
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -32,10 +32,11 @@ use super::models::{
 /// SmartAPI's production base URL.
 pub const PRODUCTION_BASE_URL: &str = "https://apiconnect.angelone.in";
 
-/// Whether the client spaces requests by Angel One's published quotas.
+/// Whether the client spaces requests by Angel One's quotas (see [`Endpoint::quotas`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateLimits {
-    /// Wait as needed so no published per-client quota is exceeded (the default).
+    /// Wait as needed so no per-client quota is exceeded, the regulatory cap of 10 orders a
+    /// second included (the default).
     Published,
     /// Send at once (for simulators and benchmarks only).
     Off,
@@ -50,7 +51,7 @@ pub struct AngelOneConfig {
     pub http: HttpClientConfig,
     /// The `X-MACAddress` header.
     pub mac_address: String,
-    /// Whether to space requests by the published quotas.
+    /// Whether to space requests by the quotas.
     pub rate_limits: RateLimits,
 }
 
@@ -151,7 +152,7 @@ impl AngelOneHttpClient {
         headers.insert(HeaderName::from_static("x-privatekey"), private_key);
         let limiter = match config.rate_limits {
             RateLimits::Published => Some(RateLimiter::new(
-                Endpoint::ALL.map(|endpoint| (endpoint, endpoint.published_quotas())),
+                Endpoint::ALL.map(|endpoint| (endpoint, endpoint.quotas())),
             )),
             RateLimits::Off => None,
         };

@@ -138,14 +138,21 @@ impl Endpoint {
         matches!(self, Endpoint::Login | Endpoint::GenerateTokens)
     }
 
-    /// Angel One's published per-client quotas for this endpoint.
-    pub fn published_quotas(self) -> Vec<Quota> {
+    /// The per-client quotas for this endpoint: Angel One's published ones, and for order
+    /// placement the tighter regulatory cap of 10 orders a second (more needs the strategy
+    /// registered with the exchange), so that a burst of orders is paced rather than refused.
+    pub fn quotas(self) -> Vec<Quota> {
         let per_second = |count| Quota::per_second(nonzero(count));
         match self {
             Endpoint::Login | Endpoint::GenerateTokens => vec![per_second(1)],
             Endpoint::Profile => vec![per_second(3)],
             Endpoint::Funds => vec![per_second(2)],
-            Endpoint::PlaceOrder | Endpoint::ModifyOrder | Endpoint::CancelOrder => vec![
+            Endpoint::PlaceOrder => vec![
+                per_second(REGULATORY_ORDERS_PER_SECOND),
+                Quota::per_minute(nonzero(500)),
+                Quota::per_hour(nonzero(1000)),
+            ],
+            Endpoint::ModifyOrder | Endpoint::CancelOrder => vec![
                 per_second(20),
                 Quota::per_minute(nonzero(500)),
                 Quota::per_hour(nonzero(1000)),
@@ -164,6 +171,9 @@ impl Endpoint {
         }
     }
 }
+
+/// Orders a second one client may send without registering the strategy (SEBI, April 2026).
+const REGULATORY_ORDERS_PER_SECOND: u32 = 10;
 
 fn nonzero(count: u32) -> NonZeroU32 {
     NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN)
@@ -197,7 +207,7 @@ mod tests {
                 )
             );
             assert_eq!(endpoint.needs_session(), endpoint != Endpoint::Login);
-            assert!(!endpoint.published_quotas().is_empty());
+            assert!(!endpoint.quotas().is_empty());
         }
     }
 }
