@@ -11,7 +11,7 @@ use broker_angelone::http::models::LoginBody;
 use broker_angelone::sim::{Fault, Simulator};
 use broker_core::{
     Broker, BrokerError, ConnectivityKind, Exchange, InstrumentRef, OrderModification, OrderStatus,
-    OrderType, Side, ValidationError, Variety,
+    OrderType, Side, ValidationError, Variety, verify_whitelisted,
 };
 use common::{CLIENT_CODE, account, broker, broker_with_timeout, limit_buy};
 use rust_decimal_macros::dec;
@@ -63,10 +63,20 @@ async fn client_bound_to_127_0_0_2_for_an_account_registering_127_0_0_3_is_not_w
         "{error:?}"
     );
     assert!(error.to_string().contains("127.0.0.2"), "{error}");
+    let probe = verify_whitelisted(&broker).await.unwrap_err();
+    assert!(
+        matches!(probe, BrokerError::IpNotWhitelisted { .. }),
+        "{probe:?}"
+    );
     assert!(simulator.accepted_orders().is_empty());
 
     // The same account from its registered address is accepted.
     let registered = common::broker(&simulator, "127.0.0.3");
+    assert_eq!(verify_whitelisted(&registered).await, Ok(()));
+    assert!(
+        simulator.accepted_orders().is_empty(),
+        "the probe placed nothing"
+    );
     registered
         .place_order(&limit_buy("rightip1"))
         .await

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Broker, BrokerError, OrderId, Variety};
+
 /// Where an account's requests leave from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EgressBinding {
@@ -124,6 +126,35 @@ impl HttpClientConfig {
     }
 }
 
+/// An order id no broker issues: cancelling it can only fail.
+const IMPOSSIBLE_ORDER_ID: &str = "0";
+
+/// Checks that the broker accepts order requests from the account's egress address, without
+/// placing anything: it cancels an order id that cannot exist.
+///
+/// Both brokers check the source address of order calls before they look the order up, so a
+/// refusal of the order itself ("not found", "not open") proves the address is whitelisted,
+/// and an IP refusal proves it is not. Onboarding runs this before saving an account.
+///
+/// # Errors
+/// [`BrokerError::IpNotWhitelisted`] naming the address when it is not whitelisted, or
+/// whatever else stopped the probe (such as [`BrokerError::SessionExpired`]).
+pub async fn verify_whitelisted(broker: &dyn Broker) -> Result<(), BrokerError> {
+    match broker
+        .cancel_order(&OrderId::new(IMPOSSIBLE_ORDER_ID), Variety::Regular)
+        .await
+    {
+        Err(BrokerError::OrderNotFound { .. } | BrokerError::OrderRejected { .. }) => Ok(()),
+        Err(error) => Err(error),
+        Ok(_) => Err(BrokerError::Decode {
+            message: format!(
+                "{} reported cancelling the impossible order id {IMPOSSIBLE_ORDER_ID}",
+                broker.kind()
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +202,14 @@ mod tests {
         let error = HttpClientConfig::bound_to(egress).build().unwrap_err();
         assert!(matches!(error, HttpClientError::AddressNotLocal { .. }));
         assert!(error.to_string().contains("192.0.2.77"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_order_refusal_to_the_probe_means_whitelisted() {
+        let paper = crate::paper::PaperBroker::new(rust_decimal::Decimal::ZERO);
+        assert_eq!(verify_whitelisted(&paper).await, Ok(()));
+        crate::Broker::logout(&paper).await.unwrap();
+        assert!(verify_whitelisted(&paper).await.unwrap_err().needs_login());
     }
 
     #[test]

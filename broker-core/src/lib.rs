@@ -21,7 +21,7 @@ pub use broker::{Broker, BrokerKind, UnknownBroker};
 pub use credentials::{
     AngelOneCredentials, BrokerCredentials, CredentialError, ZerodhaCredentials,
 };
-pub use egress::{EgressBinding, HttpClientConfig, HttpClientError};
+pub use egress::{EgressBinding, HttpClientConfig, HttpClientError, verify_whitelisted};
 pub use error::{BrokerError, ConnectivityKind, Result};
 pub use instrument::{
     Exchange, Instrument, InstrumentIndex, InstrumentKind, InstrumentRef, UnknownExchange,

@@ -63,31 +63,6 @@ impl Zerodha {
         &self.client
     }
 
-    /// Checks that Kite accepts order requests from this account's egress address, without
-    /// placing anything: it cancels an order id that cannot exist. Kite checks the IP before it
-    /// looks the order up, so "order not found" (or any other refusal of the order itself)
-    /// means the address is whitelisted.
-    ///
-    /// # Errors
-    /// [`BrokerError::IpNotWhitelisted`] naming the address when it is not whitelisted, or
-    /// whatever else stopped the probe (such as [`BrokerError::SessionExpired`]).
-    pub async fn verify_ip_whitelisted(&self) -> Result<()> {
-        const IMPOSSIBLE_ORDER_ID: &str = "0";
-        match self
-            .client
-            .cancel_order(Variety::Regular, &OrderId::new(IMPOSSIBLE_ORDER_ID))
-            .await
-        {
-            Err(BrokerError::OrderNotFound { .. } | BrokerError::OrderRejected { .. }) => Ok(()),
-            Err(error) => Err(error),
-            Ok(_) => Err(BrokerError::Decode {
-                message: format!(
-                    "Kite cancelled an order with the impossible id {IMPOSSIBLE_ORDER_ID}"
-                ),
-            }),
-        }
-    }
-
     fn instrument_keys(instruments: &[InstrumentRef]) -> Vec<String> {
         instruments.iter().map(parse::instrument_key).collect()
     }

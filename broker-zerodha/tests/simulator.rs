@@ -10,7 +10,7 @@ use std::time::Duration;
 use broker_core::{
     Broker, BrokerError, ConnectivityKind, EgressBinding, Exchange, HttpClientConfig,
     InstrumentRef, MarketProtection, OrderModification, OrderRequest, OrderStatus, OrderType,
-    Product, Side, Variety,
+    Product, Side, Variety, verify_whitelisted,
 };
 use broker_zerodha::http::models::ConvertPositionParams;
 use broker_zerodha::sim::{Fault, KiteSimulator, SimConfig, browser_login};
@@ -166,7 +166,7 @@ async fn a_client_bound_to_an_unlisted_ip_gets_ip_not_whitelisted_naming_it() {
         other => panic!("expected IpNotWhitelisted, got {other:?}"),
     }
     assert!(error.to_string().contains("127.0.0.2"));
-    let probe = broker.verify_ip_whitelisted().await.unwrap_err();
+    let probe = verify_whitelisted(&broker).await.unwrap_err();
     assert!(matches!(probe, BrokerError::IpNotWhitelisted { ip: Some(ip), .. } if ip == stranger));
     assert!(simulator.accepted_orders().is_empty());
 
@@ -175,6 +175,11 @@ async fn a_client_bound_to_an_unlisted_ip_gets_ip_not_whitelisted_naming_it() {
         HttpClientConfig::bound_to(EgressBinding::direct(whitelisted)),
     )
     .await;
+    assert_eq!(verify_whitelisted(&registered).await, Ok(()));
+    assert!(
+        simulator.accepted_orders().is_empty(),
+        "the probe placed nothing"
+    );
     registered
         .place_order(&limit_buy("ipcheck2"))
         .await
