@@ -69,10 +69,10 @@ fn main() {
     let mut times: Vec<Duration> = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let started = Instant::now();
-        let index = broker_angelone::scrip_master::parse(json.as_bytes())
+        let master = broker_angelone::parse_instruments(json.as_bytes())
             .unwrap_or_else(|error| panic!("generated master must parse: {error}"));
         times.push(started.elapsed());
-        assert_eq!(index.len(), ROWS);
+        assert_eq!(master.index.len(), ROWS);
     }
     times.sort();
     println!(

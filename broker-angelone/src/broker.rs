@@ -1,54 +1,41 @@
-//! [`AngelOne`]: the [`Broker`] implementation over the raw client.
+//! [`AngelOne`]: the [`Broker`] and [`BrokerSession`] of one Angel One account, over the raw
+//! client.
 //!
-//! It logs in with MPIN and TOTP when it needs a session, keeps the session until 05:00 IST
-//! the next day, and when a call answers with a session-expired code it logs in again once
-//! and repeats that call. A session-expired answer means the broker executed nothing, so the
-//! repeat is safe even for order calls; an order call whose outcome is unknown is never
-//! repeated. Orders pass the pre-trade policy and the instrument master before leaving.
+//! It logs in by itself (MPIN and TOTP) when it has no valid session, and logs in again once
+//! and repeats a call answered "session expired" (see `session.rs`). Orders pass the
+//! pre-trade policy and [`InstrumentIndex::check`] (known instrument, symbol token matching
+//! the symbol, whole lots and ticks) before anything leaves; an order call whose outcome is
+//! unknown is never repeated.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use broker_core::{
-    AngelOneCredentials, Broker, BrokerError, BrokerKind, Exchange, Funds, Holding,
-    InstrumentIndex, InstrumentRef, LastPrice, Order, OrderHistory, OrderId, OrderModification,
-    OrderRequest, Position, PreTradePolicy, Profile, Quote, SessionTokens, Trade, ValidationError,
-    Variety,
+    AngelOneCredentials, Broker, BrokerError, BrokerKind, BrokerSession, ConnectError,
+    ConnectOptions, Exchange, Funds, Holding, InstrumentIndex, InstrumentRef, LastPrice, Order,
+    OrderHistory, OrderId, OrderModification, OrderRequest, OrderTag, Placement, Position,
+    PreTradePolicy, Profile, Quote, SessionTokens, SharedClock, SharedInstruments, Trade,
+    ValidationError, Variety,
 };
-use chrono::{NaiveTime, Utc};
-use rust_decimal::Decimal;
 use secrecy::SecretString;
 
-use crate::http::client::{AngelOneConfig, AngelOneHttpClient};
 use crate::http::models::{
-    CancelOrderBody, ConvertPositionBody, LoginBody, LogoutBody, QuoteBody, QuoteMode, RefreshBody,
-    SearchScripBody, WireOrder, WireQuote,
+    CancelOrderBody, ConvertPositionBody, LogoutBody, QuoteBody, QuoteMode, SearchScripBody,
+    WireOrder, WireQuote,
 };
+use crate::http::{AngelOneHttpClient, SMARTAPI_URL, default_quota_rules, order_id_param};
+use crate::login::Login;
 use crate::mapping::{self, OrderIdentity};
-use crate::totp::TotpGenerator;
-
-/// SmartAPI sessions end at this IST time (the next day when logged in after it).
-pub fn session_expiry_time() -> NaiveTime {
-    NaiveTime::from_hms_opt(5, 0, 0).unwrap_or(NaiveTime::MIN)
-}
-
-/// A live session and a counter telling sessions apart.
-struct LiveSession {
-    tokens: SessionTokens,
-    generation: u64,
-}
+use crate::session::{Session, expired_tokens};
 
 /// A [`Broker`] for one Angel One account.
 pub struct AngelOne {
     client: AngelOneHttpClient,
-    credentials: AngelOneCredentials,
-    totp: TotpGenerator,
-    instruments: RwLock<Arc<InstrumentIndex>>,
+    session: Session,
+    instruments: SharedInstruments,
     policy: PreTradePolicy,
-    session: tokio::sync::Mutex<Option<LiveSession>>,
-    generations: std::sync::atomic::AtomicU64,
+    clock: SharedClock,
     placed: Mutex<HashMap<OrderId, OrderIdentity>>,
 }
 
@@ -56,56 +43,73 @@ impl std::fmt::Debug for AngelOne {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AngelOne")
             .field("client", &self.client)
-            .field("credentials", &self.credentials)
+            .field("session", &self.session)
             .finish_non_exhaustive()
     }
 }
 
-/// The account could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SetupError {
-    /// The HTTP client could not be built (egress address, header values).
-    #[error(transparent)]
-    Http(#[from] broker_core::HttpClientError),
-    /// The TOTP secret cannot be used.
-    #[error(transparent)]
-    Totp(#[from] crate::totp::TotpError),
-}
-
 impl AngelOne {
-    /// An account with these credentials, reached as `config` says, resolving symbols through
-    /// `instruments`. Nothing is sent until the first call (or [`AngelOne::login`]).
+    /// The account with these credentials, resuming `tokens` when given (stored from an
+    /// earlier session), built from the shared pieces in `options`: the HTTP client of the
+    /// account's egress address, the API URL (SmartAPI's production one unless set), the
+    /// rate limiter (Angel One's published quotas plus the policy's pacing of placements
+    /// unless one is shared), the instrument index, the policy, the clock and the session
+    /// listener. Nothing is sent: the first call logs in when there is no session.
     ///
     /// # Errors
-    /// [`SetupError`] when the client cannot be built or the TOTP secret is unusable.
-    pub fn new(
+    /// [`ConnectError::BadUrl`] for an unusable API URL, [`ConnectError::Credentials`] for
+    /// a key that cannot be sent or a TOTP secret that does not decode,
+    /// [`ConnectError::Session`] for stored tokens that have expired.
+    pub fn connect(
         credentials: AngelOneCredentials,
-        config: &AngelOneConfig,
-        instruments: Arc<InstrumentIndex>,
-    ) -> Result<Self, SetupError> {
+        tokens: Option<SessionTokens>,
+        options: &ConnectOptions,
+    ) -> Result<Self, ConnectError> {
+        let api_url = options.api_url_or(SMARTAPI_URL)?;
+        let limiter = options.rate_limiter_or(BrokerKind::AngelOne, default_quota_rules());
+        let client = AngelOneHttpClient::new(
+            options.http.clone(),
+            api_url.as_str(),
+            credentials.api_key(),
+        )?
+        .with_rate_limiter(limiter);
+        if tokens
+            .as_ref()
+            .is_some_and(|tokens| !tokens.is_valid_at(options.clock.now()))
+        {
+            return Err(ConnectError::Session(expired_tokens()));
+        }
+        let login = Login::new(&credentials, options.clock.clone())?;
         Ok(Self {
-            client: AngelOneHttpClient::new(config, credentials.api_key())?,
-            totp: TotpGenerator::from_base32(credentials.totp_secret())?,
-            credentials,
-            instruments: RwLock::new(instruments),
-            policy: PreTradePolicy::for_broker(BrokerKind::AngelOne),
-            session: tokio::sync::Mutex::new(None),
-            generations: std::sync::atomic::AtomicU64::new(0),
+            client,
+            session: Session::new(login, tokens, options),
+            instruments: options.instruments.clone(),
+            policy: options.policy_for(BrokerKind::AngelOne),
+            clock: options.clock.clone(),
             placed: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Uses a stricter (or operator-configured) pre-trade policy.
-    #[must_use]
-    pub fn with_policy(mut self, policy: PreTradePolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The raw client (it needs a session token: see [`AngelOne::session_tokens`]).
+    /// The raw client, for endpoints the [`Broker`] trait does not cover (it needs a session
+    /// token: see [`BrokerSession::session_tokens`]).
     pub fn client(&self) -> &AngelOneHttpClient {
         &self.client
+    }
+
+    /// The instrument index orders are checked against (shared with every session built from
+    /// the same `ConnectOptions`).
+    pub fn instruments(&self) -> &SharedInstruments {
+        &self.instruments
+    }
+
+    /// Renews the session with its refresh token (`generateTokens`) and reports the new
+    /// tokens to the session listener.
+    ///
+    /// # Errors
+    /// [`BrokerError::SessionExpired`] when there is no session or the refresh token is no
+    /// longer accepted (log in instead), or any other.
+    pub async fn refresh(&self) -> Result<SessionTokens, BrokerError> {
+        self.session.refresh(&self.client).await
     }
 
     /// Converts a position to another product (`convertPosition`), logging in as needed.
@@ -139,183 +143,29 @@ impl AngelOne {
         Ok(matches
             .into_iter()
             .map(|found| {
-                InstrumentRef::new(exchange, found.tradingsymbol).with_token(found.symboltoken)
+                InstrumentRef::new(exchange, found.tradingsymbol)
+                    .with_broker_token(found.symboltoken)
             })
             .collect())
     }
 
-    /// Replaces the instrument index (after the daily refresh of the master).
-    pub fn set_instruments(&self, instruments: Arc<InstrumentIndex>) {
-        *self
-            .instruments
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = instruments;
-    }
-
-    fn instruments(&self) -> Arc<InstrumentIndex> {
-        Arc::clone(
-            &self
-                .instruments
-                .read()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
-    }
-
-    /// Resumes a stored session instead of logging in.
-    pub async fn resume(&self, tokens: SessionTokens) {
-        let generation = self.next_generation();
-        *self.session.lock().await = Some(LiveSession { tokens, generation });
-    }
-
-    /// The current session's tokens, to store them (encrypted) for reuse.
-    pub async fn session_tokens(&self) -> Option<SessionTokens> {
-        self.session
-            .lock()
-            .await
-            .as_ref()
-            .map(|session| session.tokens.clone())
-    }
-
-    fn next_generation(&self) -> u64 {
-        self.generations
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1
-    }
-
-    /// Logs in now with the MPIN and a fresh TOTP code, replacing any session.
-    ///
-    /// # Errors
-    /// [`BrokerError::InvalidCredentials`], [`BrokerError::InvalidTotp`], or any other.
-    pub async fn login(&self) -> Result<(), BrokerError> {
-        let mut session = self.session.lock().await;
-        *session = Some(self.log_in().await?);
-        Ok(())
-    }
-
-    /// Renews the session with its refresh token (`generateTokens`).
-    ///
-    /// # Errors
-    /// [`BrokerError::SessionExpired`] when there is no session or the refresh token is no
-    /// longer accepted (log in instead), or any other.
-    pub async fn refresh(&self) -> Result<(), BrokerError> {
-        let mut guard = self.session.lock().await;
-        let current = guard.as_ref().ok_or_else(|| BrokerError::SessionExpired {
-            message: "there is no session to refresh; log in".to_owned(),
-        })?;
-        let refresh_token =
-            current
-                .tokens
-                .refresh_token()
-                .ok_or_else(|| BrokerError::SessionExpired {
-                    message: "the session has no refresh token; log in".to_owned(),
-                })?;
-        let data = self
-            .client
-            .generate_tokens(
-                current.tokens.access_token(),
-                &RefreshBody { refresh_token },
-            )
-            .await?;
-        *guard = Some(self.session_from(data)?);
-        tracing::info!("Angel One session refreshed");
-        Ok(())
-    }
-
-    async fn log_in(&self) -> Result<LiveSession, BrokerError> {
-        let code = self
-            .totp
-            .current_code()
-            .map_err(|error| BrokerError::InvalidTotp {
-                message: error.to_string(),
-            })?;
-        let data = self
-            .client
-            .login(&LoginBody {
-                clientcode: self.credentials.client_code(),
-                password: self.credentials.mpin(),
-                totp: &code,
-            })
-            .await?;
-        let session = self.session_from(data)?;
-        tracing::info!("logged in to Angel One");
-        Ok(session)
-    }
-
-    fn session_from(
-        &self,
-        data: crate::http::models::TokenData,
-    ) -> Result<LiveSession, BrokerError> {
-        let now = Utc::now();
-        let expires_at = broker_core::session::next_ist_time(now, session_expiry_time());
-        let tokens = SessionTokens::new(data.jwt_token, expires_at)
-            .map_err(|_| BrokerError::Decode {
-                message: "login answered without a session token".to_owned(),
-            })?
-            .with_refresh_token(data.refresh_token)
-            .with_feed_token(data.feed_token);
-        Ok(LiveSession {
-            tokens,
-            generation: self.next_generation(),
-        })
-    }
-
-    /// The session token to use, logging in when there is none or it has expired.
-    async fn current_session(&self) -> Result<(SecretString, u64), BrokerError> {
-        let mut guard = self.session.lock().await;
-        match guard.as_ref() {
-            Some(session) if session.tokens.is_valid_at(Utc::now()) => {}
-            _ => *guard = Some(self.log_in().await?),
-        }
-        let session = guard.as_ref().ok_or_else(|| BrokerError::SessionExpired {
-            message: "no session after logging in".to_owned(),
-        })?;
-        Ok((session.tokens.access_token().clone(), session.generation))
-    }
-
-    /// Logs in again unless another task already did after `failed_generation` failed.
-    async fn session_after_expiry(
-        &self,
-        failed_generation: u64,
-    ) -> Result<SecretString, BrokerError> {
-        let mut guard = self.session.lock().await;
-        let still_failed = guard
-            .as_ref()
-            .is_none_or(|session| session.generation == failed_generation);
-        if still_failed {
-            tracing::info!("Angel One session expired; logging in again");
-            *guard = Some(self.log_in().await?);
-        }
-        guard
-            .as_ref()
-            .map(|session| session.tokens.access_token().clone())
-            .ok_or_else(|| BrokerError::SessionExpired {
-                message: "no session after logging in".to_owned(),
-            })
-    }
-
-    /// Runs a secure call; on a session-expired answer logs in again once and repeats it.
+    /// Runs a call with the session's token; on a session-expired answer logs in again once
+    /// (shared with concurrent callers) and repeats it.
     async fn secure<T, F, Fut>(&self, call: F) -> Result<T, BrokerError>
     where
         F: Fn(SecretString) -> Fut,
         Fut: Future<Output = Result<T, BrokerError>>,
     {
-        let (token, generation) = self.current_session().await?;
+        let (token, generation) = self.session.current(&self.client).await?;
         match call(token).await {
-            Err(BrokerError::SessionExpired { .. }) => {
-                let token = self.session_after_expiry(generation).await?;
+            Err(error) if error.needs_login() => {
+                let token = self
+                    .session
+                    .renew_after_expiry(&self.client, generation)
+                    .await?;
                 call(token).await
             }
             other => other,
-        }
-    }
-
-    /// The symbol token of a reference: its own, or the instrument master's.
-    fn resolve(&self, instrument: &InstrumentRef) -> Option<(String, Option<Decimal>)> {
-        let index = self.instruments();
-        match (&instrument.token, index.resolve(instrument)) {
-            (_, Some(found)) => Some((found.token.clone(), Some(found.tick_size))),
-            (Some(token), None) => Some((token.clone(), None)),
-            (None, None) => None,
         }
     }
 
@@ -357,14 +207,24 @@ impl AngelOne {
         }
     }
 
+    /// The symbol token of a reference for market data: the master's, or its own.
+    fn symbol_token(index: &InstrumentIndex, instrument: &InstrumentRef) -> Option<String> {
+        index
+            .resolve(instrument)
+            .filter(|found| found.trading_symbol == instrument.trading_symbol)
+            .map(|found| found.broker_token.clone())
+            .or_else(|| instrument.broker_token.clone())
+    }
+
     async fn quote_rows(
         &self,
         instruments: &[InstrumentRef],
         mode: QuoteMode,
     ) -> Result<Vec<WireQuote>, BrokerError> {
+        let index = self.instruments.current();
         let mut exchange_tokens: BTreeMap<_, Vec<String>> = BTreeMap::new();
         for instrument in instruments {
-            if let Some((token, _)) = self.resolve(instrument) {
+            if let Some(token) = Self::symbol_token(&index, instrument) {
                 exchange_tokens
                     .entry(instrument.exchange)
                     .or_default()
@@ -387,21 +247,6 @@ impl AngelOne {
         Ok(data.fetched)
     }
 }
-
-/// Maps an order-call rejection saying the order does not exist.
-fn not_found_as_such(error: BrokerError, order_id: &OrderId) -> BrokerError {
-    match error {
-        BrokerError::OrderRejected {
-            code: Some(code), ..
-        } if code == ORDER_NOT_FOUND_CODE => BrokerError::OrderNotFound {
-            order_id: order_id.clone(),
-        },
-        other => other,
-    }
-}
-
-/// SmartAPI's "Order not found" code.
-pub const ORDER_NOT_FOUND_CODE: &str = "AB1013";
 
 fn collect<W, T>(
     rows: &[W],
@@ -430,20 +275,13 @@ impl Broker for AngelOne {
         Ok(mapping::funds(&data))
     }
 
-    async fn place_order(&self, request: &OrderRequest) -> broker_core::Result<OrderId> {
-        let instrument = request.instrument();
-        let (symbol_token, tick_size) =
-            self.resolve(instrument)
-                .ok_or_else(|| ValidationError::UnknownInstrument {
-                    broker: BrokerKind::AngelOne,
-                    exchange: instrument.exchange,
-                    trading_symbol: instrument.trading_symbol.clone(),
-                })?;
-        if let Some(tick_size) = tick_size.filter(|tick| *tick > Decimal::ZERO) {
-            request.to_builder().tick_size(tick_size).build()?;
-        }
-        let body = mapping::place_order_body(request, &symbol_token)?;
+    async fn place_order(&self, request: &OrderRequest) -> broker_core::Result<Placement> {
         self.policy.check(request)?;
+        let body = {
+            let index = self.instruments.current();
+            let instrument = index.check(BrokerKind::AngelOne, request)?;
+            mapping::place_order_body(request, &instrument.broker_token)?
+        };
         let ack = self
             .secure(|token| {
                 let body = &body;
@@ -459,10 +297,14 @@ impl Broker for AngelOne {
                 symbol_token: body.symboltoken,
                 product: body.producttype,
                 variety: body.variety,
-                unique_order_id: ack.uniqueorderid,
+                unique_order_id: ack.uniqueorderid.clone(),
             },
         );
-        Ok(order_id)
+        let placement = Placement::new(order_id);
+        Ok(match ack.uniqueorderid {
+            Some(unique) => placement.with_broker_reference(unique),
+            None => placement,
+        })
     }
 
     async fn modify_order(
@@ -470,26 +312,55 @@ impl Broker for AngelOne {
         order_id: &OrderId,
         change: &OrderModification,
     ) -> broker_core::Result<OrderId> {
+        self.policy.check_modification(change)?;
+        order_id_param(order_id.as_str())?;
         let identity = self.identity(order_id).await?;
+        {
+            let index = self.instruments.current();
+            let instrument = index
+                .by_broker_token(identity.exchange, &identity.symbol_token)
+                .filter(|found| found.trading_symbol == identity.trading_symbol)
+                .ok_or_else(|| ValidationError::UnknownInstrument {
+                    broker: BrokerKind::AngelOne,
+                    exchange: identity.exchange,
+                    trading_symbol: identity.trading_symbol.clone(),
+                })?;
+            InstrumentIndex::check_modification(instrument, change)?;
+        }
         let body = mapping::modify_order_body(order_id, change, &identity)?;
         let ack = self
             .secure(|token| {
                 let body = &body;
                 async move { self.client.modify_order(&token, body).await }
             })
-            .await
-            .map_err(|error| not_found_as_such(error, order_id))?;
+            .await?;
         Ok(OrderId::new(ack.orderid))
     }
 
+    /// SmartAPI wants the order's own variety (`NORMAL` or `STOPLOSS` for a regular order):
+    /// an order this session did not place is looked up in the order book for it. One that is
+    /// not there, or a book that cannot be read now, leaves the variety `variety` names (the
+    /// broker then answers for the order).
     async fn cancel_order(
         &self,
         order_id: &OrderId,
         variety: Variety,
     ) -> broker_core::Result<OrderId> {
+        order_id_param(order_id.as_str())?;
+        let named = || mapping::wire_variety(variety, broker_core::OrderType::Limit);
         let wire_variety = match self.remembered(order_id) {
             Some(identity) => identity.variety,
-            None => mapping::wire_variety(variety, broker_core::OrderType::Limit)?,
+            None => match self.find_in_order_book(order_id).await {
+                Ok(row) => OrderIdentity::from_wire(&row)
+                    .map(|identity| identity.variety)
+                    .or_else(|_| named())?,
+                Err(error) => {
+                    if !matches!(error, BrokerError::OrderNotFound { .. }) {
+                        tracing::debug!(kind = %error.kind(), "the order book could not be read for the order's variety");
+                    }
+                    named()?
+                }
+            },
         };
         let body = CancelOrderBody {
             variety: wire_variety,
@@ -500,8 +371,7 @@ impl Broker for AngelOne {
                 let body = &body;
                 async move { self.client.cancel_order(&token, body).await }
             })
-            .await
-            .map_err(|error| not_found_as_such(error, order_id))?;
+            .await?;
         Ok(OrderId::new(ack.orderid))
     }
 
@@ -509,18 +379,38 @@ impl Broker for AngelOne {
         collect(&self.order_book().await?, mapping::order)
     }
 
+    /// SmartAPI has no search by tag: this reads the order book, but maps only the rows that
+    /// carry the tag (compared ignoring case), so one row this crate cannot read does not hide
+    /// the order being reconciled.
+    async fn orders_with_tag(&self, tag: &OrderTag) -> broker_core::Result<Vec<Order>> {
+        let rows = self.order_book().await?;
+        rows.iter()
+            .filter(|row| {
+                row.ordertag
+                    .as_deref()
+                    .is_some_and(|found| tag.matches(found))
+            })
+            .map(mapping::order)
+            .collect()
+    }
+
     async fn order(&self, order_id: &OrderId) -> broker_core::Result<OrderHistory> {
         let unique_order_id = self
             .remembered(order_id)
             .and_then(|identity| identity.unique_order_id);
         let wire = match unique_order_id {
-            Some(unique) => {
-                self.secure(|token| {
+            Some(unique) => self
+                .secure(|token| {
                     let unique = &unique;
                     async move { self.client.order_details(&token, unique).await }
                 })
-                .await?
-            }
+                .await
+                .map_err(|error| match error {
+                    BrokerError::OrderNotFound { .. } => BrokerError::OrderNotFound {
+                        order_id: order_id.clone(),
+                    },
+                    other => other,
+                })?,
             None => self.find_in_order_book(order_id).await?,
         };
         Ok(OrderHistory {
@@ -533,7 +423,8 @@ impl Broker for AngelOne {
         let rows = self
             .secure(|token| async move { self.client.trade_book(&token).await })
             .await?;
-        collect(&rows, mapping::trade)
+        let today = broker_core::ist::date_of(self.clock.now());
+        collect(&rows, |row| mapping::trade(row, today))
     }
 
     async fn positions(&self) -> broker_core::Result<Vec<Position>> {
@@ -568,22 +459,29 @@ impl Broker for AngelOne {
     }
 
     async fn logout(&self) -> broker_core::Result<()> {
-        let mut guard = self.session.lock().await;
-        if let Some(session) = guard.as_ref() {
-            let body = LogoutBody {
-                clientcode: self.credentials.client_code().to_owned(),
-            };
-            match self
-                .client
-                .logout(session.tokens.access_token(), &body)
-                .await
-            {
-                // A session the broker no longer knows is as good as logged out.
-                Ok(()) | Err(BrokerError::SessionExpired { .. }) => {}
-                Err(error) => return Err(error),
-            }
-        }
-        *guard = None;
-        Ok(())
+        let body = LogoutBody {
+            clientcode: self.session.client_code().to_owned(),
+        };
+        self.session
+            .end(|token| {
+                let body = &body;
+                async move { self.client.logout(&token, body).await }
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl BrokerSession for AngelOne {
+    async fn login(&self) -> broker_core::Result<SessionTokens> {
+        self.session.log_in_now(&self.client).await
+    }
+
+    async fn resume(&self, tokens: SessionTokens) -> broker_core::Result<()> {
+        self.session.resume(tokens).await
+    }
+
+    async fn session_tokens(&self) -> Option<SessionTokens> {
+        self.session.tokens().await
     }
 }

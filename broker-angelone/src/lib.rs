@@ -2,11 +2,18 @@
 #![deny(missing_docs)]
 
 mod broker;
-pub mod http;
-pub mod mapping;
-pub mod scrip_master;
+mod http;
+mod instruments;
+mod login;
+mod mapping;
+mod session;
 #[cfg(feature = "sim")]
 pub mod sim;
-pub mod totp;
+mod totp;
 
-pub use broker::{AngelOne, ORDER_NOT_FOUND_CODE, SetupError, session_expiry_time};
+pub use broker::AngelOne;
+pub use http::{AngelOneHttpClient, Endpoint, SMARTAPI_URL, default_quota_rules, models};
+pub use instruments::{
+    INSTRUMENTS_DOWNLOAD_TIMEOUT, InstrumentCache, InstrumentMaster, InstrumentsError,
+    SCRIP_MASTER_URL, download_instruments, parse_instruments,
+};

@@ -13,12 +13,13 @@ use broker_core::{
     OrderId, OrderModification, OrderRequest, OrderStatus, OrderType, Position, Product, Profile,
     Quote, Side, Trade, Validity, Variety,
 };
-use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use rust_decimal::Decimal;
 
 use crate::http::models::{
-    PlaceOrderBody, ProfileData, RmsData, WireDuration, WireHolding, WireOrder, WireOrderType,
-    WirePosition, WireProduct, WireQuote, WireSide, WireTrade, WireVariety,
+    ModifyOrderBody, PlaceOrderBody, WireDuration, WireFunds, WireHolding, WireOrder,
+    WireOrderType, WirePosition, WireProduct, WireProfile, WireQuote, WireSide, WireTrade,
+    WireVariety,
 };
 
 fn unsupported(operation: &'static str) -> BrokerError {
@@ -28,9 +29,11 @@ fn unsupported(operation: &'static str) -> BrokerError {
     }
 }
 
-fn decode(what: &str, value: &str) -> BrokerError {
+/// An answer's field holds a value this crate does not know. The value is not quoted:
+/// answers carry personal data.
+fn decode(field: &str) -> BrokerError {
     BrokerError::Decode {
-        message: format!("unknown {what} {value:?} in a SmartAPI answer"),
+        message: format!("a SmartAPI answer has a {field} this crate does not know"),
     }
 }
 
@@ -100,11 +103,18 @@ fn wire_side(side: Side) -> WireSide {
 /// The `placeOrder` body for a validated request and the instrument's symbol token.
 ///
 /// # Errors
-/// [`BrokerError::Unsupported`] for varieties, products or validities SmartAPI lacks.
+/// [`BrokerError::Unsupported`] for varieties, products or validities SmartAPI lacks, and for
+/// a request carrying an exchange algo id: SmartAPI's `placeOrder` has no field for one, and
+/// dropping it would send the order as if it had none.
 pub fn place_order_body(
     request: &OrderRequest,
     symbol_token: &str,
 ) -> Result<PlaceOrderBody, BrokerError> {
+    if request.algo_id().is_some() {
+        return Err(unsupported(
+            "algo ids (SmartAPI's placeOrder has no field to send one)",
+        ));
+    }
     Ok(PlaceOrderBody {
         variety: wire_variety(request.variety(), request.order_type())?,
         tradingsymbol: request.instrument().trading_symbol.clone(),
@@ -120,21 +130,39 @@ pub fn place_order_body(
         quantity: request.quantity(),
         triggerprice: request.trigger_price(),
         disclosedquantity: request.disclosed_quantity(),
-        ordertag: request.tag().map(str::to_owned),
+        ordertag: request.tag().map(|tag| tag.as_str().to_owned()),
     })
 }
 
-/// The `modifyOrder` body: the change applied to the order as placed.
+/// The `modifyOrder` body: the change applied to the order as placed. SmartAPI keeps an
+/// order's variety and product: the body repeats them.
 ///
 /// # Errors
-/// [`BrokerError::Unsupported`] for varieties or validities SmartAPI lacks.
+/// [`BrokerError::Unsupported`] for varieties or validities SmartAPI lacks, and for a change
+/// that needs another variety than the order's (a plain order turned into a stop-loss or
+/// back: cancel it and place a new one).
 pub fn modify_order_body(
     order_id: &OrderId,
     change: &OrderModification,
     placed: &OrderIdentity,
-) -> Result<crate::http::models::ModifyOrderBody, BrokerError> {
-    Ok(crate::http::models::ModifyOrderBody {
-        variety: wire_variety(change.variety(), change.order_type())?,
+) -> Result<ModifyOrderBody, BrokerError> {
+    // A regular order's variety follows its order type; an AMO or bracket order keeps its
+    // own whatever the type (the modification may name it, or leave the default).
+    let fits = match placed.variety {
+        WireVariety::Normal | WireVariety::Stoploss => {
+            change.variety() == Variety::Regular
+                && wire_variety(Variety::Regular, change.order_type())? == placed.variety
+        }
+        WireVariety::Amo => matches!(change.variety(), Variety::Regular | Variety::Amo),
+        WireVariety::Robo => matches!(change.variety(), Variety::Regular | Variety::Bracket),
+    };
+    if !fits {
+        return Err(unsupported(
+            "changing an order's variety (SmartAPI keeps it: cancel the order and place a new one)",
+        ));
+    }
+    Ok(ModifyOrderBody {
+        variety: placed.variety,
         orderid: order_id.as_str().to_owned(),
         ordertype: wire_order_type(change.order_type()),
         producttype: placed.product,
@@ -178,18 +206,15 @@ impl OrderIdentity {
             product: order
                 .producttype
                 .parse()
-                .map_err(|_| decode("product", &order.producttype))?,
-            variety: order
-                .variety
-                .parse()
-                .map_err(|_| decode("variety", &order.variety))?,
+                .map_err(|_| decode("producttype"))?,
+            variety: order.variety.parse().map_err(|_| decode("variety"))?,
             unique_order_id: order.uniqueorderid.clone(),
         })
     }
 }
 
 fn exchange(text: &str) -> Result<Exchange, BrokerError> {
-    text.parse().map_err(|_| decode("exchange", text))
+    text.parse().map_err(|_| decode("exchange"))
 }
 
 fn instrument(
@@ -201,7 +226,7 @@ fn instrument(
     Ok(if token.trim().is_empty() {
         reference
     } else {
-        reference.with_token(token.trim())
+        reference.with_broker_token(token.trim())
     })
 }
 
@@ -209,7 +234,7 @@ fn side(text: &str) -> Result<Side, BrokerError> {
     match text.parse::<WireSide>() {
         Ok(WireSide::Buy) => Ok(Side::Buy),
         Ok(WireSide::Sell) => Ok(Side::Sell),
-        Err(_) => Err(decode("transaction type", text)),
+        Err(_) => Err(decode("transactiontype")),
     }
 }
 
@@ -219,7 +244,7 @@ fn product(text: &str) -> Result<Product, BrokerError> {
         Ok(WireProduct::Intraday | WireProduct::Bo) => Ok(Product::Intraday),
         Ok(WireProduct::Carryforward) => Ok(Product::Carryforward),
         Ok(WireProduct::Margin) => Ok(Product::Mtf),
-        Err(_) => Err(decode("product", text)),
+        Err(_) => Err(decode("producttype")),
     }
 }
 
@@ -229,7 +254,7 @@ fn order_type(text: &str) -> Result<OrderType, BrokerError> {
         Ok(WireOrderType::Limit) => Ok(OrderType::Limit),
         Ok(WireOrderType::StoplossLimit) => Ok(OrderType::StopLimit),
         Ok(WireOrderType::StoplossMarket) => Ok(OrderType::StopMarket),
-        Err(_) => Err(decode("order type", text)),
+        Err(_) => Err(decode("ordertype")),
     }
 }
 
@@ -238,7 +263,7 @@ fn variety(text: &str) -> Result<Variety, BrokerError> {
         Ok(WireVariety::Normal | WireVariety::Stoploss) => Ok(Variety::Regular),
         Ok(WireVariety::Amo) => Ok(Variety::Amo),
         Ok(WireVariety::Robo) => Ok(Variety::Bracket),
-        Err(_) => Err(decode("variety", text)),
+        Err(_) => Err(decode("variety")),
     }
 }
 
@@ -249,7 +274,7 @@ fn validity(text: &str) -> Result<Validity, BrokerError> {
     match text.parse::<WireDuration>() {
         Ok(WireDuration::Day) => Ok(Validity::Day),
         Ok(WireDuration::Ioc) => Ok(Validity::Ioc),
-        Err(_) => Err(decode("duration", text)),
+        Err(_) => Err(decode("duration")),
     }
 }
 
@@ -279,7 +304,7 @@ pub fn order_status(status: &str, text: &str) -> OrderStatus {
 /// Parses SmartAPI's `28-Nov-2026 09:15:02` (IST).
 fn ist_time(text: Option<&str>) -> Option<DateTime<FixedOffset>> {
     let naive = NaiveDateTime::parse_from_str(text?.trim(), "%d-%b-%Y %H:%M:%S").ok()?;
-    broker_core::session::ist()
+    broker_core::ist::offset()
         .from_local_datetime(&naive)
         .single()
 }
@@ -319,13 +344,13 @@ pub fn order(wire: &WireOrder) -> Result<Order, BrokerError> {
     })
 }
 
-/// A domain trade from a trade-book row; fill times are today's (IST).
+/// A domain trade from a trade-book row; fill times are on `today` (the IST trading date:
+/// the trade book holds the day's fills only).
 ///
 /// # Errors
 /// [`BrokerError::Decode`] when the row has values this crate does not know.
-pub fn trade(wire: &WireTrade) -> Result<Trade, BrokerError> {
-    let ist = broker_core::session::ist();
-    let today = Utc::now().with_timezone(&ist).date_naive();
+pub fn trade(wire: &WireTrade, today: NaiveDate) -> Result<Trade, BrokerError> {
+    let ist = broker_core::ist::offset();
     let traded_at = wire
         .filltime
         .as_deref()
@@ -343,8 +368,8 @@ pub fn trade(wire: &WireTrade) -> Result<Trade, BrokerError> {
     })
 }
 
-fn unsigned(value: i64, what: &str) -> Result<u64, BrokerError> {
-    u64::try_from(value).map_err(|_| decode(what, &value.to_string()))
+fn unsigned(value: i64, field: &str) -> Result<u64, BrokerError> {
+    u64::try_from(value).map_err(|_| decode(field))
 }
 
 /// A domain position.
@@ -357,8 +382,8 @@ pub fn position(wire: &WirePosition) -> Result<Position, BrokerError> {
         product: product(&wire.producttype)?,
         quantity: wire.netqty,
         average_price: wire.avgnetprice,
-        buy_quantity: unsigned(wire.buyqty, "buy quantity")?,
-        sell_quantity: unsigned(wire.sellqty, "sell quantity")?,
+        buy_quantity: unsigned(wire.buyqty, "buyqty")?,
+        sell_quantity: unsigned(wire.sellqty, "sellqty")?,
         buy_value: wire.buyamount,
         sell_value: wire.sellamount,
         last_price: wire.ltp,
@@ -374,7 +399,7 @@ pub fn holding(wire: &WireHolding) -> Result<Holding, BrokerError> {
     Ok(Holding {
         instrument: instrument(&wire.exchange, &wire.tradingsymbol, &wire.symboltoken)?,
         isin: wire.isin.clone(),
-        quantity: unsigned(wire.quantity, "holding quantity")?,
+        quantity: unsigned(wire.held(), "quantity")?,
         average_price: wire.averageprice,
         last_price: wire.ltp,
         pnl: wire.profitandloss,
@@ -382,7 +407,7 @@ pub fn holding(wire: &WireHolding) -> Result<Holding, BrokerError> {
 }
 
 /// Domain funds from `getRMS`.
-pub fn funds(wire: &RmsData) -> Funds {
+pub fn funds(wire: &WireFunds) -> Funds {
     Funds {
         net: wire.net,
         available_cash: wire.availablecash,
@@ -390,18 +415,41 @@ pub fn funds(wire: &RmsData) -> Funds {
     }
 }
 
-/// The domain profile; exchanges this crate does not know are left out.
-pub fn profile(wire: &ProfileData) -> Profile {
+/// The exchange a profile's segment names: live answers use SmartAPI's lower-case segment
+/// codes (`nse_cm`, `nse_fo`, `bse_cm`, `bse_fo`, `mcx_fo`, `cde_fo`, as in its WebSocket
+/// exchange types), the docs' samples exchange codes (`NSE`, `NFO`). `None` for a segment
+/// this toolkit does not trade (`ncx_fo`) or does not know.
+pub fn profile_exchange(code: &str) -> Option<Exchange> {
+    match code.trim().to_ascii_lowercase().as_str() {
+        "nse_cm" => Some(Exchange::Nse),
+        "bse_cm" => Some(Exchange::Bse),
+        "nse_fo" => Some(Exchange::Nfo),
+        "bse_fo" => Some(Exchange::Bfo),
+        "mcx_fo" => Some(Exchange::Mcx),
+        "cde_fo" => Some(Exchange::Cds),
+        other => other.parse().ok(),
+    }
+}
+
+/// The domain profile; segments this crate does not know are left out, and each exchange is
+/// listed once.
+pub fn profile(wire: &WireProfile) -> Profile {
+    let mut exchanges: Vec<Exchange> = Vec::new();
+    for exchange in wire
+        .exchanges
+        .iter()
+        .filter_map(|code| profile_exchange(code))
+    {
+        if !exchanges.contains(&exchange) {
+            exchanges.push(exchange);
+        }
+    }
     Profile {
         broker: BrokerKind::AngelOne,
         user_id: wire.clientcode.clone(),
         name: wire.name.clone(),
         email: wire.email.clone(),
-        exchanges: wire
-            .exchanges
-            .iter()
-            .filter_map(|code| code.parse().ok())
-            .collect(),
+        exchanges,
     }
 }
 
@@ -544,6 +592,123 @@ mod tests {
     }
 
     #[test]
+    fn an_algo_id_is_refused_as_unsupported_instead_of_dropped() {
+        let request = request(OrderType::Limit, Product::Delivery)
+            .algo_id("ALGO42")
+            .build()
+            .unwrap();
+        let error = place_order_body(&request, "3045").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                BrokerError::Unsupported {
+                    broker: BrokerKind::AngelOne,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("algo id"), "{error}");
+    }
+
+    #[test]
+    fn a_modification_keeps_the_order_variety_and_refuses_one_that_needs_another() {
+        let placed = |variety: WireVariety| OrderIdentity {
+            exchange: Exchange::Nse,
+            trading_symbol: "SBIN-EQ".into(),
+            symbol_token: "3045".into(),
+            product: WireProduct::Delivery,
+            variety,
+            unique_order_id: None,
+        };
+        let limit = OrderModification::builder(OrderType::Limit, 1)
+            .price(dec!(800))
+            .build()
+            .unwrap();
+        let stop = OrderModification::builder(OrderType::StopLimit, 1)
+            .price(dec!(805))
+            .trigger_price(dec!(804))
+            .build()
+            .unwrap();
+        let id = OrderId::new("1");
+        let body = |change: &OrderModification, variety| {
+            modify_order_body(&id, change, &placed(variety)).map(|body| body.variety)
+        };
+        assert_eq!(body(&limit, WireVariety::Normal), Ok(WireVariety::Normal));
+        assert_eq!(
+            body(&stop, WireVariety::Stoploss),
+            Ok(WireVariety::Stoploss)
+        );
+        assert_eq!(body(&stop, WireVariety::Amo), Ok(WireVariety::Amo));
+        assert_eq!(body(&limit, WireVariety::Amo), Ok(WireVariety::Amo));
+        for (change, variety) in [
+            (&stop, WireVariety::Normal),
+            (&limit, WireVariety::Stoploss),
+        ] {
+            assert!(
+                matches!(body(change, variety), Err(BrokerError::Unsupported { .. })),
+                "{variety:?}"
+            );
+        }
+        let amo_change = OrderModification::builder(OrderType::Limit, 1)
+            .price(dec!(800))
+            .variety(Variety::Amo)
+            .build()
+            .unwrap();
+        assert!(body(&amo_change, WireVariety::Normal).is_err());
+    }
+
+    #[test]
+    fn profile_exchanges_are_read_from_live_segment_codes_and_documented_exchange_codes() {
+        let live: WireProfile = serde_json::from_value(serde_json::json!({
+            "clientcode": "S1", "name": "Sim",
+            "exchanges": ["nse_fo", "nse_cm", "cde_fo", "ncx_fo", "bse_fo", "bse_cm", "mcx_fo"]
+        }))
+        .unwrap();
+        assert_eq!(
+            profile(&live).exchanges,
+            [
+                Exchange::Nfo,
+                Exchange::Nse,
+                Exchange::Cds,
+                Exchange::Bfo,
+                Exchange::Bse,
+                Exchange::Mcx
+            ]
+        );
+        let documented: WireProfile = serde_json::from_value(serde_json::json!({
+            "clientcode": "S1", "name": "Sim", "exchanges": "[NSE, BSE, MCX, CDS, NCDEX, NFO]"
+        }))
+        .unwrap();
+        assert_eq!(
+            profile(&documented).exchanges,
+            [
+                Exchange::Nse,
+                Exchange::Bse,
+                Exchange::Mcx,
+                Exchange::Cds,
+                Exchange::Nfo
+            ]
+        );
+    }
+
+    #[test]
+    fn a_holding_counts_t1_shares_once_whichever_way_quantity_is_reported() {
+        let row = |quantity: i64, realised: i64, t1: i64| WireHolding {
+            tradingsymbol: "SBIN-EQ".into(),
+            exchange: "NSE".into(),
+            quantity,
+            realisedquantity: realised,
+            t1quantity: t1,
+            ..WireHolding::default()
+        };
+        // `quantity` including the T+1 shares, or only the delivered ones, or no breakdown.
+        assert_eq!(holding(&row(12, 10, 2)).unwrap().quantity, 12);
+        assert_eq!(holding(&row(10, 10, 2)).unwrap().quantity, 12);
+        assert_eq!(holding(&row(7, 0, 0)).unwrap().quantity, 7);
+    }
+
+    #[test]
     fn order_statuses_normalise_and_unknown_ones_keep_their_text() {
         assert_eq!(order_status("open", ""), OrderStatus::Open);
         assert_eq!(order_status("complete", ""), OrderStatus::Complete);
@@ -585,7 +750,7 @@ mod tests {
         assert_eq!(open.status, OrderStatus::Open);
         assert_eq!(open.price, Some(dec!(194)));
         assert_eq!(open.trigger_price, None);
-        assert_eq!(open.instrument.token.as_deref(), Some("3045"));
+        assert_eq!(open.instrument.broker_token.as_deref(), Some("3045"));
         assert_eq!(open.tag, None);
         assert_eq!(
             open.updated_at.unwrap().to_rfc3339(),
@@ -605,12 +770,17 @@ mod tests {
     }
 
     #[test]
-    fn unknown_wire_values_are_decode_errors_naming_them() {
+    fn unknown_wire_values_are_decode_errors_naming_the_field_but_not_the_value() {
         let text = include_str!("../test_data/order_book.json");
         let envelope: serde_json::Value = serde_json::from_str(text).unwrap();
         let mut row: WireOrder = serde_json::from_value(envelope["data"][0].clone()).unwrap();
         row.producttype = "WEIRD".into();
         let error = order(&row).unwrap_err();
-        assert!(error.to_string().contains("WEIRD"), "{error}");
+        assert!(error.to_string().contains("producttype"), "{error}");
+        assert!(!error.to_string().contains("WEIRD"), "{error}");
+        row.producttype = "DELIVERY".into();
+        row.exchange = "Asha Verma".into();
+        let error = order(&row).unwrap_err();
+        assert!(!error.to_string().contains("Asha"), "{error}");
     }
 }

@@ -1,9 +1,12 @@
 //! Time-based one-time passwords for the SmartAPI login (RFC 6238: SHA-1, 6 digits, 30 s).
+//!
+//! The decoded key lives inside totp-rs, built with its `zeroize` feature, so it is wiped when
+//! the generator is dropped; the normalised secret text is wiped as soon as it is decoded.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use totp_rs::{Algorithm, TOTP};
+use zeroize::Zeroizing;
 
 /// Digits in an Angel One TOTP code.
 pub const DIGITS: usize = 6;
@@ -17,8 +20,8 @@ pub enum TotpError {
     /// The secret is not base32 text.
     #[error("the TOTP secret is not valid base32")]
     NotBase32,
-    /// The system clock reads before 1970.
-    #[error("the system clock reads before 1970; TOTP codes need the real time")]
+    /// The clock reads before 1970.
+    #[error("the clock reads before 1970; TOTP codes need the real time")]
     ClockBeforeEpoch,
 }
 
@@ -40,11 +43,13 @@ impl TotpGenerator {
     /// # Errors
     /// [`TotpError::NotBase32`] when the secret does not decode.
     pub fn from_base32(secret: &SecretString) -> Result<Self, TotpError> {
-        let normalised = secret
-            .expose_secret()
-            .trim()
-            .trim_end_matches('=')
-            .to_ascii_uppercase();
+        let normalised = Zeroizing::new(
+            secret
+                .expose_secret()
+                .trim()
+                .trim_end_matches('=')
+                .to_ascii_uppercase(),
+        );
         let key = data_encoding::BASE32_NOPAD
             .decode(normalised.as_bytes())
             .map_err(|_| TotpError::NotBase32)?;
@@ -64,29 +69,27 @@ impl TotpGenerator {
         SecretString::from(self.totp.generate(unix_seconds))
     }
 
-    /// The code valid now.
+    /// The code valid at `instant` (from the session's clock).
     ///
     /// # Errors
     /// [`TotpError::ClockBeforeEpoch`] when the clock is broken.
-    pub fn current_code(&self) -> Result<SecretString, TotpError> {
-        Ok(self.code_at(now_unix_seconds()?))
+    pub fn code_at_time(&self, instant: DateTime<Utc>) -> Result<SecretString, TotpError> {
+        Ok(self.code_at(unix_seconds(instant)?))
     }
 
     /// Whether `code` is valid at `unix_seconds`, one step either side allowed.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))] // the simulator checks codes
     pub fn check(&self, code: &str, unix_seconds: u64) -> bool {
         self.totp.check(code, unix_seconds)
     }
 }
 
-/// The current Unix time in seconds.
+/// The Unix time of `instant` in whole seconds.
 ///
 /// # Errors
-/// [`TotpError::ClockBeforeEpoch`] when the clock is broken.
-pub fn now_unix_seconds() -> Result<u64, TotpError> {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .map_err(|_| TotpError::ClockBeforeEpoch)
+/// [`TotpError::ClockBeforeEpoch`] for an instant before 1970.
+pub fn unix_seconds(instant: DateTime<Utc>) -> Result<u64, TotpError> {
+    u64::try_from(instant.timestamp()).map_err(|_| TotpError::ClockBeforeEpoch)
 }
 
 #[cfg(test)]
@@ -153,6 +156,21 @@ mod tests {
         assert!(generator.check(code, now + STEP_SECONDS));
         assert!(generator.check(code, now - STEP_SECONDS));
         assert!(!generator.check(code, now + 3 * STEP_SECONDS));
+    }
+
+    #[test]
+    fn codes_follow_the_given_instant_and_refuse_one_before_1970() {
+        let generator = TotpGenerator::from_base32(&rfc_secret_base32()).unwrap();
+        let instant = DateTime::<Utc>::from_timestamp(59, 0).unwrap();
+        assert_eq!(
+            generator.code_at_time(instant).unwrap().expose_secret(),
+            "287082"
+        );
+        let before = DateTime::<Utc>::from_timestamp(-1, 0).unwrap();
+        assert_eq!(
+            generator.code_at_time(before).unwrap_err(),
+            TotpError::ClockBeforeEpoch
+        );
     }
 
     #[test]

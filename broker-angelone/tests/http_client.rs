@@ -6,13 +6,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker_angelone::http::client::{AngelOneConfig, AngelOneHttpClient, RateLimits};
-use broker_angelone::http::models::{
+use broker_angelone::AngelOne;
+use broker_angelone::AngelOneHttpClient;
+use broker_angelone::models::{
     CancelOrderBody, ConvertPositionBody, LoginBody, LogoutBody, LtpBody, ModifyOrderBody,
     PlaceOrderBody, QuoteBody, QuoteMode, RefreshBody, SearchScripBody, WireDuration,
     WireOrderType, WireProduct, WireSide, WireVariety,
 };
-use broker_core::{BrokerError, ConnectivityKind, EgressBinding, Exchange};
+use broker_core::{
+    AngelOneCredentials, BrokerError, BrokerSession, ConnectOptions, ConnectivityKind,
+    EgressBinding, Exchange, HttpClientConfig, ValidationError,
+};
 use rust_decimal_macros::dec;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -66,14 +70,22 @@ impl Harness {
     }
 }
 
+/// A plain-http client leaving from 127.0.0.1 and reporting `PUBLIC_IP` (as behind a NAT).
+fn http(timeout: Duration) -> broker_core::HttpClient {
+    HttpClientConfig {
+        request_timeout: timeout,
+        ..HttpClientConfig::bound_to(EgressBinding::translated(
+            "127.0.0.1".parse().unwrap(),
+            PUBLIC_IP.parse().unwrap(),
+        ))
+    }
+    .allow_plain_http()
+    .build()
+    .unwrap()
+}
+
 fn client_for(base_url: &str, timeout: Duration) -> AngelOneHttpClient {
-    let mut config = AngelOneConfig::with_base_url(base_url.parse().unwrap()).bound_to(
-        EgressBinding::translated("127.0.0.1".parse().unwrap(), PUBLIC_IP.parse().unwrap()),
-    );
-    config.http.request_timeout = timeout;
-    config.mac_address = "02:00:00:00:00:01".to_owned();
-    config.rate_limits = RateLimits::Off;
-    AngelOneHttpClient::new(&config, &SecretString::from(API_KEY)).unwrap()
+    AngelOneHttpClient::new(http(timeout), base_url, &SecretString::from(API_KEY)).unwrap()
 }
 
 fn with_headers(mock: MockBuilder) -> MockBuilder {
@@ -83,7 +95,7 @@ fn with_headers(mock: MockBuilder) -> MockBuilder {
         .and(header("x-sourceid", "WEB"))
         .and(header("x-clientlocalip", "127.0.0.1"))
         .and(header("x-clientpublicip", PUBLIC_IP))
-        .and(header("x-macaddress", "02:00:00:00:00:01"))
+        .and(header("x-macaddress", "00:00:00:00:00:00"))
         .and(header("x-privatekey", API_KEY))
 }
 
@@ -143,7 +155,7 @@ async fn login_posts_client_code_mpin_and_totp_without_a_bearer() {
         )
         .await;
     let (mpin, totp) = (SecretString::from("4321"), SecretString::from("654321"));
-    let tokens = harness
+    let session = harness
         .client
         .login(&LoginBody {
             clientcode: "A123",
@@ -152,7 +164,7 @@ async fn login_posts_client_code_mpin_and_totp_without_a_bearer() {
         })
         .await
         .unwrap();
-    assert_eq!(tokens.jwt_token.expose_secret(), "eyJnew");
+    assert_eq!(session.jwt_token.expose_secret(), "eyJnew");
     let requests = harness.server.received_requests().await.unwrap();
     assert!(requests[0].headers.get("authorization").is_none());
 }
@@ -245,6 +257,48 @@ async fn funds_reads_string_amounts_as_decimals() {
 }
 
 #[tokio::test]
+async fn decimals_in_answers_keep_every_digit_never_passing_through_f64() {
+    // 96426.329999999999999 is 96426.33 once it has been an f64.
+    let raw = |data: &str| {
+        ResponseTemplate::new(200).set_body_raw(
+            format!(r#"{{"status":true,"message":"SUCCESS","errorcode":"","data":{data}}}"#),
+            "application/json",
+        )
+    };
+    let harness = Harness::new().await;
+    harness
+        .expect(
+            "GET",
+            "/rest/secure/angelbroking/user/v1/getRMS",
+            true,
+            None,
+            raw(r#"{"net": 96426.329999999999999, "availablecash": "96426.32999999999"}"#),
+        )
+        .await;
+    let funds = harness.client.funds(&session()).await.unwrap();
+    assert_eq!(funds.net, dec!(96426.329999999999999));
+    assert_eq!(funds.availablecash, dec!(96426.32999999999));
+
+    let harness = Harness::new().await;
+    let mut row = order_row();
+    row["price"] = json!("PRICE");
+    let row = row
+        .to_string()
+        .replace(r#""PRICE""#, "96426.329999999999999");
+    harness
+        .expect(
+            "GET",
+            "/rest/secure/angelbroking/order/v1/getOrderBook",
+            true,
+            None,
+            raw(&format!("[{row}]")),
+        )
+        .await;
+    let orders = harness.client.order_book(&session()).await.unwrap();
+    assert_eq!(orders[0].price, dec!(96426.329999999999999));
+}
+
+#[tokio::test]
 async fn place_order_posts_every_value_as_a_string() {
     let harness = Harness::new().await;
     harness
@@ -305,6 +359,20 @@ async fn modify_order_posts_the_new_terms() {
         .modify_order(&session(), &body)
         .await
         .unwrap();
+    let malformed = ModifyOrderBody {
+        orderid: String::new(),
+        ..body
+    };
+    let refused = harness.client.modify_order(&session(), &malformed).await;
+    assert!(
+        matches!(
+            refused,
+            Err(BrokerError::Validation(
+                ValidationError::MalformedOrderId { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -328,6 +396,21 @@ async fn cancel_order_posts_variety_and_order_id() {
         .cancel_order(&session(), &body)
         .await
         .unwrap();
+    // An id SmartAPI never issues is refused before anything is sent (the catch-all proves
+    // nothing else arrived).
+    let malformed = CancelOrderBody {
+        orderid: "2611280001\",\"variety\":\"AMO".into(),
+        ..body
+    };
+    let refused = harness.client.cancel_order(&session(), &malformed).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(BrokerError::Validation(ValidationError::MalformedOrderId { broker, .. }))
+                if *broker == broker_core::BrokerKind::AngelOne
+        ),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -444,7 +527,15 @@ async fn order_details_gets_by_unique_order_id_in_the_path() {
         .unwrap();
     assert_eq!(order.orderid, "2611280001");
     let refused = harness.client.order_details(&session(), "../getRMS").await;
-    assert!(refused.is_err());
+    assert!(
+        matches!(
+            refused,
+            Err(BrokerError::Validation(
+                ValidationError::MalformedOrderId { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -508,7 +599,7 @@ async fn convert_position_posts_old_and_new_products() {
             "/rest/secure/angelbroking/order/v1/convertPosition",
             true,
             Some(json!({"exchange": "NSE", "oldproducttype": "INTRADAY",
-                "newproducttype": "DELIVERY", "tradingsymbol": "SBIN-EQ",
+                "newproducttype": "DELIVERY", "tradingsymbol": "SBIN-EQ", "symboltoken": "3045",
                 "transactiontype": "BUY", "quantity": "1", "type": "DAY"})),
             ok(Value::Null),
         )
@@ -518,6 +609,7 @@ async fn convert_position_posts_old_and_new_products() {
         oldproducttype: WireProduct::Intraday,
         newproducttype: WireProduct::Delivery,
         tradingsymbol: "SBIN-EQ".into(),
+        symboltoken: "3045".into(),
         transactiontype: WireSide::Buy,
         quantity: 1,
         conversion_type: "DAY".into(),
@@ -595,16 +687,39 @@ fn backend(code: &str, message: &str) -> ResponseTemplate {
     )
 }
 
+async fn login_answering(answer: ResponseTemplate) -> BrokerError {
+    let harness = Harness::new().await;
+    harness
+        .expect(
+            "POST",
+            "/rest/auth/angelbroking/user/v1/loginByPassword",
+            false,
+            None,
+            answer,
+        )
+        .await;
+    let (mpin, totp) = (SecretString::from("4321"), SecretString::from("654321"));
+    harness
+        .client
+        .login(&LoginBody {
+            clientcode: "A123",
+            password: &mpin,
+            totp: &totp,
+        })
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn backend_codes_map_to_their_kinds() {
     let error = order_book_answering(backend("AB1010", "AMX Session Expired")).await;
     assert!(error.needs_login(), "{error:?}");
-    let error = order_book_answering(backend("AB1050", "Invalid totp")).await;
+    let error = login_answering(backend("AB1050", "Invalid totp")).await;
     assert!(
         matches!(error, BrokerError::InvalidTotp { .. }),
         "{error:?}"
     );
-    let error = order_book_answering(backend(
+    let error = login_answering(backend(
         "AB7001",
         "LoginbyPassword is not allowed. Please switch to Login by MPIN now.",
     ))
@@ -613,7 +728,7 @@ async fn backend_codes_map_to_their_kinds() {
         matches!(&error, BrokerError::InvalidCredentials { message } if message.contains("MPIN")),
         "{error:?}"
     );
-    let error = order_book_answering(backend("AB1007", "Invalid clientcode or password")).await;
+    let error = login_answering(backend("AB1007", "Invalid clientcode or password")).await;
     assert!(
         matches!(error, BrokerError::InvalidCredentials { .. }),
         "{error:?}"
@@ -628,16 +743,39 @@ async fn backend_codes_map_to_their_kinds() {
 #[tokio::test]
 async fn documented_string_spellings_of_false_and_null_still_yield_the_code() {
     let answer = ResponseTemplate::new(200).set_body_json(
-        json!({"status": "false", "message": "Something Went Wrong", "errorcode": "AB1004", "data": "null"}),
+        json!({"status": "false", "message": "Symbol Not Found", "errorcode": "AB1009", "data": "null"}),
     );
     let error = order_book_answering(answer).await;
     assert_eq!(
         error,
         BrokerError::Broker {
-            code: Some("AB1004".into()),
-            message: "Something Went Wrong".into(),
+            code: Some("AB1009".into()),
+            message: "Symbol Not Found".into(),
             status: Some(200)
         }
+    );
+}
+
+#[tokio::test]
+async fn the_brokers_own_failure_leaves_an_order_unknown_and_a_read_retryable() {
+    let internal = || backend("AB1004", "Something Went Wrong, Please Try After Sometime");
+    let error = place_answering(internal()).await;
+    assert_eq!(
+        error,
+        BrokerError::OrderOutcomeUnknown {
+            kind: ConnectivityKind::BrokerInternal { status: 200 }
+        }
+    );
+    let error = order_book_answering(internal()).await;
+    assert!(
+        matches!(
+            error,
+            BrokerError::Connectivity {
+                kind: ConnectivityKind::BrokerInternal { status: 200 },
+                ..
+            }
+        ),
+        "{error:?}"
     );
 }
 
@@ -731,13 +869,13 @@ async fn server_error_after_an_order_call_is_outcome_unknown_but_retryable_elsew
     );
     // Even a JSON error envelope in a 5xx leaves an order call's outcome unknown.
     let error = place_answering(ResponseTemplate::new(500).set_body_json(
-        json!({"status": false, "message": "Internal Error", "errorcode": "AB2001", "data": null}),
+        json!({"status": false, "message": "ordertag length", "errorcode": "AB4008", "data": null}),
     ))
     .await;
     assert_eq!(
         error,
         BrokerError::OrderOutcomeUnknown {
-            kind: ConnectivityKind::ServerError { status: 500 }
+            kind: ConnectivityKind::BrokerInternal { status: 500 }
         }
     );
     let error = order_book_answering(ResponseTemplate::new(503)).await;
@@ -831,9 +969,13 @@ async fn an_unreadable_success_to_an_order_call_is_outcome_unknown() {
 }
 
 #[tokio::test]
-async fn an_undecodable_success_is_a_decode_error_without_the_body() {
-    let error = order_book_answering(ok(json!([{"orderid": "1", "quantity": "lots"}]))).await;
+async fn an_undecodable_success_is_a_decode_error_naming_fields_but_no_values() {
+    let mut row = order_row();
+    row["quantity"] = json!("Asha Verma");
+    let error = order_book_answering(ok(json!([row]))).await;
     assert!(matches!(error, BrokerError::Decode { .. }), "{error:?}");
+    assert!(error.to_string().contains("[0].quantity"), "{error}");
+    assert!(!error.to_string().contains("Asha"), "{error}");
     let harness = Harness::new().await;
     harness
         .expect(
@@ -855,4 +997,91 @@ async fn an_undecodable_success_is_a_decode_error_without_the_body() {
         .await
         .unwrap_err();
     assert!(!error.to_string().contains("12345678"), "{error}");
+}
+
+#[tokio::test]
+async fn http_429_is_rate_limited_with_the_retry_after_it_names() {
+    let error =
+        order_book_answering(ResponseTemplate::new(429).insert_header("retry-after", "2")).await;
+    assert_eq!(
+        error.retry_after(),
+        Some(Duration::from_secs(2)),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_refused_without_quoting_it() {
+    let huge = "x".repeat(broker_core::transport::MAX_API_ANSWER_BYTES + 1);
+    let error = order_book_answering(ResponseTemplate::new(200).set_body_string(huge)).await;
+    assert!(matches!(error, BrokerError::Decode { .. }), "{error:?}");
+    assert!(error.to_string().contains("limit"), "{error}");
+    assert!(error.to_string().len() < 300);
+}
+
+// ------------------------------------------------------------------------------------------
+// Redirects
+// ------------------------------------------------------------------------------------------
+
+/// A server on another origin that must never hear from the client.
+async fn thief() -> MockServer {
+    let thief = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .named("the redirect target")
+        .mount(&thief)
+        .await;
+    thief
+}
+
+fn redirect_to(thief: &MockServer) -> ResponseTemplate {
+    ResponseTemplate::new(307).insert_header("location", format!("{}/steal", thief.uri()))
+}
+
+#[tokio::test]
+async fn a_307_to_another_origin_never_delivers_the_api_key_or_the_mpin_and_totp() {
+    let thief = thief().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/angelbroking/user/v1/loginByPassword"))
+        .respond_with(redirect_to(&thief))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let credentials = AngelOneCredentials::new(
+        SecretString::from(API_KEY),
+        "A123",
+        SecretString::from("4321"),
+        SecretString::from("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+    )
+    .unwrap();
+    let options = ConnectOptions::new(http(Duration::from_secs(5))).with_api_url(server.uri());
+    let broker = AngelOne::connect(credentials, None, &options).unwrap();
+    let error = broker.login().await.unwrap_err();
+    assert!(
+        matches!(&error, BrokerError::Decode { message } if message.contains("redirect")),
+        "{error:?}"
+    );
+    // The login went to SmartAPI's address only, with the key and the MPIN and TOTP body.
+    let sent = server.received_requests().await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].headers.get("x-privatekey").unwrap(), API_KEY);
+    assert!(String::from_utf8_lossy(&sent[0].body).contains("\"password\":\"4321\""));
+    thief.verify().await;
+    assert!(thief.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_redirected_order_is_not_followed_and_its_outcome_is_unknown() {
+    let thief = thief().await;
+    let error = place_answering(redirect_to(&thief)).await;
+    assert_eq!(
+        error,
+        BrokerError::OrderOutcomeUnknown {
+            kind: ConnectivityKind::UnreadableAnswer { status: 307 }
+        }
+    );
+    thief.verify().await;
 }

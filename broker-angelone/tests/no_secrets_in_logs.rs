@@ -6,10 +6,10 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use broker_angelone::http::endpoint::Endpoint;
-use broker_angelone::sim::{Fault, Simulator};
-use broker_core::{Broker, OrderModification, OrderType, Variety};
-use common::{API_KEY, MPIN, TOTP_SECRET, account, broker, limit_buy};
+use broker_angelone::Endpoint;
+use broker_core::sim::Fault;
+use broker_core::{Broker, BrokerSession, OrderModification, OrderType, Variety};
+use common::{API_KEY, MPIN, TOTP_SECRET, broker, limit_buy, simulator};
 use rust_decimal_macros::dec;
 use secrecy::ExposeSecret;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -49,7 +49,7 @@ async fn a_whole_session_logged_at_trace_level_shows_no_key_mpin_totp_secret_or_
         .try_init()
         .unwrap();
 
-    let simulator = Simulator::start([account("127.0.0.1")]).await.unwrap();
+    let simulator = simulator("127.0.0.1").await;
     let broker = broker(&simulator, "127.0.0.1");
     let mut tokens = Vec::new();
     let mut keep_tokens = |session: broker_core::SessionTokens| {
@@ -66,7 +66,11 @@ async fn a_whole_session_logged_at_trace_level_shows_no_key_mpin_totp_secret_or_
     keep_tokens(broker.session_tokens().await.unwrap());
     broker.profile().await.unwrap();
     broker.funds().await.unwrap();
-    let order_id = broker.place_order(&limit_buy("logs1")).await.unwrap();
+    let order_id = broker
+        .place_order(&limit_buy("logs1"))
+        .await
+        .unwrap()
+        .order_id;
     let change = OrderModification::builder(OrderType::Limit, 1)
         .price(dec!(800))
         .build()
@@ -82,8 +86,7 @@ async fn a_whole_session_logged_at_trace_level_shows_no_key_mpin_totp_secret_or_
     simulator.inject(Endpoint::OrderBook, Fault::SessionExpired);
     broker.orders().await.unwrap();
     keep_tokens(broker.session_tokens().await.unwrap());
-    broker.refresh().await.unwrap();
-    keep_tokens(broker.session_tokens().await.unwrap());
+    keep_tokens(broker.refresh().await.unwrap());
     broker.trades().await.unwrap();
     broker.positions().await.unwrap();
     broker.logout().await.unwrap();

@@ -4,25 +4,34 @@
 //! pre-trade rules, execute their order intents. Every order carries a tag derived from the
 //! run and the intent, so a retry after a crash could find it in the order book. Invalid
 //! intents are refused before anything is placed, and the run goes on for everyone else.
+//! The program exits with a failure when any outcome differs from what the rules say.
 //!
 //! Run it with `cargo run -p broker-core --example paper_run`.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use broker_core::paper::PaperBroker;
 use broker_core::{
-    Broker, BrokerKind, Exchange, InstrumentRef, MarketProtection, OrderRequest, OrderType,
-    PreTradePolicy, Product, Side,
+    Broker, BrokerKind, Exchange, InstrumentRef, MarketProtection, OrderRequest, OrderTag,
+    OrderType, PreTradePolicy, Product, Side,
 };
 use rust_decimal::Decimal;
 
-/// One order a tenant wants placed at the slot.
+/// One order a tenant wants placed at the slot, and whether it should go out.
 struct Intent {
     symbol: &'static str,
     side: Side,
     order_type: OrderType,
     quantity: u32,
     limit: Option<Decimal>,
+}
+
+impl Intent {
+    /// Angel One refuses market orders from API clients; a zero quantity is never valid.
+    fn should_be_placed(&self, broker: BrokerKind) -> bool {
+        self.quantity > 0 && !(broker == BrokerKind::AngelOne && self.order_type.is_market())
+    }
 }
 
 struct Tenant {
@@ -113,7 +122,7 @@ fn paper_account_for(tenant: &Tenant) -> Arc<dyn Broker> {
 fn build_request(
     tenant: &Tenant,
     intent: &Intent,
-    tag: &str,
+    tag: &OrderTag,
 ) -> Result<OrderRequest, broker_core::ValidationError> {
     let mut builder = OrderRequest::builder()
         .instrument(InstrumentRef::new(Exchange::Nse, intent.symbol))
@@ -122,7 +131,7 @@ fn build_request(
         .product(Product::Intraday)
         .quantity(intent.quantity)
         .tick_size(Decimal::new(5, 2))
-        .tag(tag);
+        .tag(tag.as_str());
     if let Some(limit) = intent.limit {
         builder = builder.price(limit);
     }
@@ -134,26 +143,41 @@ fn build_request(
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let run = "20261201s1510";
+async fn main() -> ExitCode {
+    let run = "2026-12-01/15:10";
     println!("paper run {run}");
+    let mut surprises = 0;
     for (tenant_number, tenant) in tenants().iter().enumerate() {
         let broker = paper_account_for(tenant);
         println!("\n{}", tenant.name);
         for (leg, intent) in tenant.intents.iter().enumerate() {
-            let tag = format!("{run}t{tenant_number}l{leg}");
-            let outcome = match build_request(tenant, intent, &tag) {
-                Err(invalid) => format!("refused before sending: {invalid}"),
+            let tag = OrderTag::derive(run, format!("tenant{tenant_number}/leg{leg}"));
+            let (placed, outcome) = match build_request(tenant, intent, &tag) {
+                Err(invalid) => (false, format!("refused before sending: {invalid}")),
                 Ok(request) => match broker.place_order(&request).await {
-                    Err(error) => format!("refused: {error}"),
-                    Ok(order_id) => match broker.order(&order_id).await {
-                        Ok(history) => format!("{order_id} {:?}", history.current.status),
-                        Err(error) => format!("{order_id} placed, status unknown: {error}"),
-                    },
+                    Err(error) => (false, format!("refused: {error}")),
+                    Ok(placement) => {
+                        let order_id = placement.order_id;
+                        match broker.order(&order_id).await {
+                            Ok(history) => {
+                                (true, format!("{order_id} {:?}", history.current.status))
+                            }
+                            Err(error) => {
+                                (true, format!("{order_id} placed, status unknown: {error}"))
+                            }
+                        }
+                    }
                 },
             };
+            let expected = intent.should_be_placed(tenant.broker);
+            let verdict = if placed == expected {
+                "as expected"
+            } else {
+                surprises += 1;
+                "NOT AS EXPECTED"
+            };
             println!(
-                "  {tag} {:?} {} {}: {outcome}",
+                "  {tag} {:?} {} {}: {outcome} ({verdict})",
                 intent.side, intent.quantity, intent.symbol
             );
         }
@@ -167,7 +191,15 @@ async fn main() {
                 }
                 println!("  cash available {}", funds.available_cash);
             }
-            (Err(error), _) | (_, Err(error)) => println!("  could not read the account: {error}"),
+            (Err(error), _) | (_, Err(error)) => {
+                surprises += 1;
+                println!("  could not read the account: {error}");
+            }
         }
     }
+    if surprises > 0 {
+        eprintln!("\n{surprises} outcome(s) differed from what the rules say");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }

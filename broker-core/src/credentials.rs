@@ -185,6 +185,7 @@ impl fmt::Debug for AngelOneCredentials {
 pub struct ZerodhaCredentials {
     api_key: SecretString,
     api_secret: SecretString,
+    user_id: Option<String>,
 }
 
 impl ZerodhaCredentials {
@@ -198,7 +199,25 @@ impl ZerodhaCredentials {
         Ok(Self {
             api_key,
             api_secret,
+            user_id: None,
         })
+    }
+
+    /// Adds the Kite user id of the account holder (learnt at the first login): later logins
+    /// through this app must be by the same user.
+    ///
+    /// # Errors
+    /// [`CredentialError`] when it is empty or has white space.
+    pub fn with_user_id(mut self, user_id: impl Into<String>) -> Result<Self, CredentialError> {
+        let user_id = user_id.into().trim().to_owned();
+        require_token("Kite user id", &user_id)?;
+        self.user_id = Some(user_id);
+        Ok(self)
+    }
+
+    /// The Kite user id of the account holder, once known. Not a secret, but personal.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
     }
 
     /// The Kite Connect API key.
@@ -216,6 +235,7 @@ impl fmt::Debug for ZerodhaCredentials {
         f.debug_struct("ZerodhaCredentials")
             .field("api_key", &REDACTED)
             .field("api_secret", &REDACTED)
+            .field("user_id", &self.user_id)
             .finish()
     }
 }
@@ -372,6 +392,21 @@ mod tests {
             CredentialError::Empty {
                 field: "API secret"
             }
+        );
+    }
+
+    #[test]
+    fn a_zerodha_account_may_carry_its_kite_user_id() {
+        let credentials = ZerodhaCredentials::new("kitekey123".into(), "kitesecret456".into())
+            .unwrap()
+            .with_user_id(" ZS1234 ")
+            .unwrap();
+        assert_eq!(credentials.user_id(), Some("ZS1234"));
+        assert!(
+            ZerodhaCredentials::new("kitekey123".into(), "kitesecret456".into())
+                .unwrap()
+                .with_user_id("Z S")
+                .is_err()
         );
     }
 }

@@ -11,6 +11,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::validation::ValidationError;
 use crate::{BrokerKind, OrderId};
 
@@ -29,8 +31,15 @@ pub enum ConnectivityKind {
         /// The HTTP status code.
         status: u16,
     },
-    /// The broker answered with a success status whose body could not be read.
+    /// The broker answered with a status and body that do not say whether the request was
+    /// executed (a success whose body cannot be read, a body over the size limit, a redirect).
     UnreadableAnswer {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The broker answered in its own format that something went wrong on its side, without
+    /// saying whether the request was executed.
+    BrokerInternal {
         /// The HTTP status code.
         status: u16,
     },
@@ -44,7 +53,117 @@ impl std::fmt::Display for ConnectivityKind {
             Self::Interrupted => f.write_str("connection lost mid-request"),
             Self::ServerError { status } => write!(f, "server error (HTTP {status})"),
             Self::UnreadableAnswer { status } => write!(f, "unreadable answer (HTTP {status})"),
+            Self::BrokerInternal { status } => {
+                write!(f, "the broker reported an internal error (HTTP {status})")
+            }
         }
+    }
+}
+
+/// Whether an order call that failed may have left an order at the broker: the one rule the
+/// journal, the worker and the metrics decide by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementOutcome {
+    /// Nothing reached the broker's order system: no order exists, and sending it again
+    /// (after fixing what the error names) cannot duplicate one.
+    NotPlaced,
+    /// The broker received the order and refused it: no order is working.
+    Rejected,
+    /// The order may or may not exist: look it up by its tag before sending it again.
+    Unknown,
+}
+
+impl PlacementOutcome {
+    /// The stable name used in journals and metrics (`not_placed`, `rejected`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotPlaced => "not_placed",
+            Self::Rejected => "rejected",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The kind of a [`BrokerError`], without its details: a stable name for journals, metrics
+/// and API answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`BrokerError::SessionExpired`].
+    SessionExpired,
+    /// [`BrokerError::InvalidCredentials`].
+    InvalidCredentials,
+    /// [`BrokerError::InvalidTotp`].
+    InvalidTotp,
+    /// [`BrokerError::IpNotWhitelisted`].
+    IpNotWhitelisted,
+    /// [`BrokerError::RateLimited`].
+    RateLimited,
+    /// [`BrokerError::OrderRejected`].
+    OrderRejected,
+    /// [`BrokerError::OrderNotFound`].
+    OrderNotFound,
+    /// [`BrokerError::OrderOutcomeUnknown`].
+    OrderOutcomeUnknown,
+    /// [`BrokerError::Validation`].
+    Validation,
+    /// [`BrokerError::Connectivity`].
+    Connectivity,
+    /// [`BrokerError::RequestBlocked`].
+    RequestBlocked,
+    /// [`BrokerError::Decode`].
+    Decode,
+    /// [`BrokerError::Unsupported`].
+    Unsupported,
+    /// [`BrokerError::Broker`].
+    Broker,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 14] = [
+        Self::SessionExpired,
+        Self::InvalidCredentials,
+        Self::InvalidTotp,
+        Self::IpNotWhitelisted,
+        Self::RateLimited,
+        Self::OrderRejected,
+        Self::OrderNotFound,
+        Self::OrderOutcomeUnknown,
+        Self::Validation,
+        Self::Connectivity,
+        Self::RequestBlocked,
+        Self::Decode,
+        Self::Unsupported,
+        Self::Broker,
+    ];
+
+    /// The stable snake_case name (the same as its serde form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionExpired => "session_expired",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidTotp => "invalid_totp",
+            Self::IpNotWhitelisted => "ip_not_whitelisted",
+            Self::RateLimited => "rate_limited",
+            Self::OrderRejected => "order_rejected",
+            Self::OrderNotFound => "order_not_found",
+            Self::OrderOutcomeUnknown => "order_outcome_unknown",
+            Self::Validation => "validation",
+            Self::Connectivity => "connectivity",
+            Self::RequestBlocked => "request_blocked",
+            Self::Decode => "decode",
+            Self::Unsupported => "unsupported",
+            Self::Broker => "broker",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -188,6 +307,49 @@ impl BrokerError {
         matches!(self, Self::SessionExpired { .. })
     }
 
+    /// The error's kind: a stable name for journals and metrics.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::SessionExpired { .. } => ErrorKind::SessionExpired,
+            Self::InvalidCredentials { .. } => ErrorKind::InvalidCredentials,
+            Self::InvalidTotp { .. } => ErrorKind::InvalidTotp,
+            Self::IpNotWhitelisted { .. } => ErrorKind::IpNotWhitelisted,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
+            Self::OrderRejected { .. } => ErrorKind::OrderRejected,
+            Self::OrderNotFound { .. } => ErrorKind::OrderNotFound,
+            Self::OrderOutcomeUnknown { .. } => ErrorKind::OrderOutcomeUnknown,
+            Self::Validation(_) => ErrorKind::Validation,
+            Self::Connectivity { .. } => ErrorKind::Connectivity,
+            Self::RequestBlocked { .. } => ErrorKind::RequestBlocked,
+            Self::Decode { .. } => ErrorKind::Decode,
+            Self::Unsupported { .. } => ErrorKind::Unsupported,
+            Self::Broker { .. } => ErrorKind::Broker,
+        }
+    }
+
+    /// Whether the failed order call this error answered may have left an order at the
+    /// broker. Broker clients report every ambiguous failure of an order call as
+    /// [`BrokerError::OrderOutcomeUnknown`] (see [`crate::transport`]), so every other error
+    /// proves that no order was created.
+    pub fn placement_outcome(&self) -> PlacementOutcome {
+        match self {
+            Self::OrderOutcomeUnknown { .. } => PlacementOutcome::Unknown,
+            Self::OrderRejected { .. } => PlacementOutcome::Rejected,
+            Self::SessionExpired { .. }
+            | Self::InvalidCredentials { .. }
+            | Self::InvalidTotp { .. }
+            | Self::IpNotWhitelisted { .. }
+            | Self::RateLimited { .. }
+            | Self::OrderNotFound { .. }
+            | Self::Validation(_)
+            | Self::Connectivity { .. }
+            | Self::RequestBlocked { .. }
+            | Self::Decode { .. }
+            | Self::Unsupported { .. }
+            | Self::Broker { .. } => PlacementOutcome::NotPlaced,
+        }
+    }
+
     /// How long to wait before retrying, when the broker said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -204,6 +366,7 @@ pub type Result<T, E = BrokerError> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
+    /// Every variant, with whether it is retryable.
     fn every_kind() -> Vec<(BrokerError, bool)> {
         vec![
             (
@@ -264,6 +427,12 @@ mod tests {
                 false,
             ),
             (
+                BrokerError::OrderOutcomeUnknown {
+                    kind: ConnectivityKind::BrokerInternal { status: 200 },
+                },
+                false,
+            ),
+            (
                 BrokerError::Validation(ValidationError::ZeroQuantity),
                 false,
             ),
@@ -317,6 +486,53 @@ mod tests {
         for (error, retryable) in every_kind() {
             assert_eq!(error.is_retryable(), retryable, "{error:?}");
         }
+    }
+
+    #[test]
+    fn every_variant_has_its_own_stable_kind_name() {
+        let errors = every_kind();
+        let mut kinds: Vec<ErrorKind> = errors.iter().map(|(error, _)| error.kind()).collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds, ErrorKind::ALL.to_vec(), "every kind is produced");
+        for kind in ErrorKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            BrokerError::OrderOutcomeUnknown {
+                kind: ConnectivityKind::Timeout
+            }
+            .kind()
+            .as_str(),
+            "order_outcome_unknown"
+        );
+    }
+
+    #[test]
+    fn only_an_unknown_outcome_may_have_left_an_order_and_only_a_rejection_is_rejected() {
+        for (error, _) in every_kind() {
+            let expected = match error {
+                BrokerError::OrderOutcomeUnknown { .. } => PlacementOutcome::Unknown,
+                BrokerError::OrderRejected { .. } => PlacementOutcome::Rejected,
+                _ => PlacementOutcome::NotPlaced,
+            };
+            assert_eq!(error.placement_outcome(), expected, "{error:?}");
+            // Nothing that may have placed an order is ever retryable.
+            if error.placement_outcome() == PlacementOutcome::Unknown {
+                assert!(!error.is_retryable(), "{error:?}");
+            }
+        }
+        let names: Vec<&str> = [
+            PlacementOutcome::NotPlaced,
+            PlacementOutcome::Rejected,
+            PlacementOutcome::Unknown,
+        ]
+        .iter()
+        .map(|outcome| outcome.as_str())
+        .collect();
+        assert_eq!(names, ["not_placed", "rejected", "unknown"]);
     }
 
     #[test]

@@ -1,7 +1,5 @@
-//! Exchanges, references to tradable instruments, and the instrument index both brokers fill
-//! from their instrument masters.
+//! Exchanges, references to tradable instruments, and the rows of instrument masters.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -80,8 +78,8 @@ impl FromStr for Exchange {
 
 /// Which instrument an order or quote is about.
 ///
-/// The trading symbol is the exchange's name for it (`SBIN-EQ` at Angel One, `SBIN` at Zerodha);
-/// `token` is the broker's own numeric id where the broker needs one (Angel One's
+/// The trading symbol is the broker's name for it (`SBIN-EQ` at Angel One, `SBIN` at Zerodha);
+/// `broker_token` is the broker's own numeric id where the broker needs one (Angel One's
 /// `symboltoken`, Kite's `instrument_token`). Brokers resolve a missing token through their
 /// instrument index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,7 +90,7 @@ pub struct InstrumentRef {
     pub trading_symbol: String,
     /// The broker's own token for the instrument, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub broker_token: Option<String>,
 }
 
 impl InstrumentRef {
@@ -101,13 +99,14 @@ impl InstrumentRef {
         Self {
             exchange,
             trading_symbol: trading_symbol.into(),
-            token: None,
+            broker_token: None,
         }
     }
 
     /// The same reference carrying the broker's token.
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+    #[must_use]
+    pub fn with_broker_token(mut self, token: impl Into<String>) -> Self {
+        self.broker_token = Some(token.into());
         self
     }
 }
@@ -144,8 +143,11 @@ pub struct Instrument {
     pub exchange: Exchange,
     /// The exchange's trading symbol.
     pub trading_symbol: String,
-    /// The broker's token for it.
-    pub token: String,
+    /// The broker's own id for it (Angel One `symboltoken`, Kite `instrument_token`).
+    pub broker_token: String,
+    /// The exchange's id for it (Kite `exchange_token`; at Angel One the same number as the
+    /// broker token).
+    pub exchange_token: String,
     /// The underlying's name (`SBIN`, `NIFTY`).
     pub name: String,
     /// What kind of instrument it is.
@@ -161,115 +163,16 @@ pub struct Instrument {
 }
 
 impl Instrument {
-    /// The reference that names this instrument, token included.
+    /// The reference that names this instrument, broker token included.
     pub fn to_ref(&self) -> InstrumentRef {
         InstrumentRef::new(self.exchange, self.trading_symbol.clone())
-            .with_token(self.token.clone())
-    }
-}
-
-/// Instruments indexed by exchange and trading symbol, and by exchange and token.
-///
-/// Both broker crates parse their instrument masters into this one type.
-#[derive(Debug, Clone, Default)]
-pub struct InstrumentIndex {
-    instruments: Vec<Instrument>,
-    by_symbol: HashMap<(Exchange, String), usize>,
-    by_token: HashMap<(Exchange, String), usize>,
-}
-
-impl InstrumentIndex {
-    /// An empty index.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds an instrument; a later row with the same exchange and symbol replaces the earlier.
-    pub fn insert(&mut self, instrument: Instrument) {
-        let symbol_key = (instrument.exchange, instrument.trading_symbol.clone());
-        let token_key = (instrument.exchange, instrument.token.clone());
-        match self.by_symbol.get(&symbol_key) {
-            Some(&position) => {
-                let replaced = std::mem::replace(&mut self.instruments[position], instrument);
-                self.by_token.remove(&(replaced.exchange, replaced.token));
-                self.by_token.insert(token_key, position);
-            }
-            None => {
-                let position = self.instruments.len();
-                self.instruments.push(instrument);
-                self.by_symbol.insert(symbol_key, position);
-                self.by_token.insert(token_key, position);
-            }
-        }
-    }
-
-    /// The instrument with this trading symbol on this exchange.
-    pub fn by_symbol(&self, exchange: Exchange, trading_symbol: &str) -> Option<&Instrument> {
-        self.by_symbol
-            .get(&(exchange, trading_symbol.to_owned()))
-            .map(|&position| &self.instruments[position])
-    }
-
-    /// The instrument with this broker token on this exchange.
-    pub fn by_token(&self, exchange: Exchange, token: &str) -> Option<&Instrument> {
-        self.by_token
-            .get(&(exchange, token.to_owned()))
-            .map(|&position| &self.instruments[position])
-    }
-
-    /// The instrument a reference names: by token when it has one, else by symbol.
-    pub fn resolve(&self, reference: &InstrumentRef) -> Option<&Instrument> {
-        match &reference.token {
-            Some(token) => self.by_token(reference.exchange, token),
-            None => self.by_symbol(reference.exchange, &reference.trading_symbol),
-        }
-    }
-
-    /// How many instruments the index holds.
-    pub fn len(&self) -> usize {
-        self.instruments.len()
-    }
-
-    /// Whether the index is empty.
-    pub fn is_empty(&self) -> bool {
-        self.instruments.is_empty()
-    }
-
-    /// Every instrument, in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = &Instrument> {
-        self.instruments.iter()
-    }
-}
-
-impl FromIterator<Instrument> for InstrumentIndex {
-    fn from_iter<I: IntoIterator<Item = Instrument>>(iter: I) -> Self {
-        let mut index = Self::new();
-        for instrument in iter {
-            index.insert(instrument);
-        }
-        index
+            .with_broker_token(self.broker_token.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal_macros::dec;
-
-    fn sbin(token: &str) -> Instrument {
-        Instrument {
-            exchange: Exchange::Nse,
-            trading_symbol: "SBIN-EQ".into(),
-            token: token.into(),
-            name: "SBIN".into(),
-            kind: InstrumentKind::Equity,
-            lot_size: 1,
-            tick_size: dec!(0.05),
-            expiry: None,
-            strike: None,
-        }
-    }
-
     #[test]
     fn exchange_parses_case_insensitively_and_refuses_unknown_codes() {
         assert_eq!("nfo".parse::<Exchange>(), Ok(Exchange::Nfo));
@@ -288,47 +191,9 @@ mod tests {
     }
 
     #[test]
-    fn index_finds_by_symbol_token_and_reference() {
-        let index: InstrumentIndex = [sbin("3045")].into_iter().collect();
-        assert_eq!(
-            index.by_symbol(Exchange::Nse, "SBIN-EQ").unwrap().token,
-            "3045"
-        );
-        assert_eq!(
-            index
-                .by_token(Exchange::Nse, "3045")
-                .unwrap()
-                .trading_symbol,
-            "SBIN-EQ"
-        );
-        assert!(index.by_symbol(Exchange::Bse, "SBIN-EQ").is_none());
-        let reference = InstrumentRef::new(Exchange::Nse, "SBIN-EQ");
-        assert_eq!(index.resolve(&reference).unwrap().token, "3045");
-        assert_eq!(
-            index
-                .resolve(&index.iter().next().unwrap().to_ref())
-                .unwrap()
-                .token,
-            "3045"
-        );
-    }
-
-    #[test]
-    fn reinserting_a_symbol_replaces_it_and_forgets_the_old_token() {
-        let mut index = InstrumentIndex::new();
-        index.insert(sbin("3045"));
-        index.insert(sbin("9999"));
-        assert_eq!(index.len(), 1);
-        assert!(index.by_token(Exchange::Nse, "3045").is_none());
-        assert_eq!(
-            index.by_symbol(Exchange::Nse, "SBIN-EQ").unwrap().token,
-            "9999"
-        );
-    }
-
-    #[test]
     fn instrument_reference_round_trips_through_serde() {
-        let reference = InstrumentRef::new(Exchange::Nfo, "NIFTY26DECFUT").with_token("35001");
+        let reference =
+            InstrumentRef::new(Exchange::Nfo, "NIFTY26DECFUT").with_broker_token("35001");
         let json = serde_json::to_string(&reference).unwrap();
         assert_eq!(
             serde_json::from_str::<InstrumentRef>(&json).unwrap(),

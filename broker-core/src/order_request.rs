@@ -1,17 +1,20 @@
-//! Validated order requests and modifications.
+//! Validated order requests.
 //!
-//! Requests are built through builders whose `build` checks every rule that does not depend on
-//! the broker; broker-specific rules live in [`crate::policy`]. A built request cannot be
-//! changed into an invalid one: its fields are read through accessors.
+//! Requests are built through a builder whose `build` checks every rule that does not depend
+//! on the broker; the instrument's tick and lot size are checked by
+//! [`crate::InstrumentIndex::check`], broker rules by [`crate::PreTradePolicy`]. A built request cannot
+//! be changed into an invalid one: its fields are read through accessors.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::validation::ValidationError;
-use crate::{InstrumentRef, MarketProtection, OrderType, Product, Side, Validity, Variety};
-
-/// The longest tag both brokers accept.
-pub const MAX_TAG_LEN: usize = 20;
+use crate::validation::{
+    MAX_ICEBERG_LEGS, MIN_ICEBERG_LEGS, ValidationError, check_market_protection, check_prices,
+    check_quantity, check_validity,
+};
+use crate::{
+    InstrumentRef, MarketProtection, OrderTag, OrderType, Product, Side, Validity, Variety,
+};
 
 /// A request to place one order, checked when built.
 ///
@@ -45,10 +48,15 @@ pub struct OrderRequest {
     validity: Validity,
     variety: Variety,
     disclosed_quantity: Option<u32>,
-    tag: Option<String>,
+    tag: Option<OrderTag>,
     market_protection: Option<MarketProtection>,
     algo_id: Option<String>,
+    iceberg_legs: Option<u8>,
+    auction_number: Option<String>,
 }
+
+/// The longest auction number accepted.
+const MAX_AUCTION_NUMBER_LEN: usize = 10;
 
 impl OrderRequest {
     /// An empty builder.
@@ -96,9 +104,9 @@ impl OrderRequest {
     pub fn disclosed_quantity(&self) -> Option<u32> {
         self.disclosed_quantity
     }
-    /// The tag: at most 20 ASCII letters and digits.
-    pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
+    /// The tag the order is found by again.
+    pub fn tag(&self) -> Option<&OrderTag> {
+        self.tag.as_ref()
     }
     /// Market protection, for market and stop-market orders.
     pub fn market_protection(&self) -> Option<MarketProtection> {
@@ -107,6 +115,16 @@ impl OrderRequest {
     /// The exchange-registered algorithm id, when the strategy has one.
     pub fn algo_id(&self) -> Option<&str> {
         self.algo_id.as_deref()
+    }
+
+    /// How many legs an iceberg order is sliced into (iceberg orders only).
+    pub fn iceberg_legs(&self) -> Option<u8> {
+        self.iceberg_legs
+    }
+    /// The exchange's number of the auction an auction order takes part in (auction orders
+    /// only).
+    pub fn auction_number(&self) -> Option<&str> {
+        self.auction_number.as_deref()
     }
 
     /// A builder holding this request's values, to derive a changed request from it.
@@ -143,6 +161,10 @@ pub struct OrderRequestBuilder {
     market_protection: Option<MarketProtection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     algo_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iceberg_legs: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auction_number: Option<String>,
     /// Used only to check prices; not part of the request.
     #[serde(skip)]
     tick_size: Option<Decimal>,
@@ -214,6 +236,19 @@ impl OrderRequestBuilder {
         self.algo_id = Some(algo_id.into());
         self
     }
+    /// The legs of an iceberg order ([`Variety::Iceberg`]): 2 to 50, and no more than the
+    /// quantity. The broker sizes the legs (Kite: the quantity over the legs, rounded up to
+    /// whole lots).
+    pub fn iceberg_legs(mut self, legs: u8) -> Self {
+        self.iceberg_legs = Some(legs);
+        self
+    }
+    /// The exchange's number of the auction an auction order ([`Variety::Auction`]) takes
+    /// part in: ASCII digits, as the broker lists it.
+    pub fn auction_number(mut self, auction_number: impl Into<String>) -> Self {
+        self.auction_number = Some(auction_number.into());
+        self
+    }
     /// The instrument's tick size, when known: prices must then be whole ticks.
     pub fn tick_size(mut self, tick_size: Decimal) -> Self {
         self.tick_size = Some(tick_size);
@@ -226,8 +261,11 @@ impl OrderRequestBuilder {
     /// The first [`ValidationError`] found: a missing required field, a zero quantity, a
     /// price or trigger price missing, not allowed, not positive or not a whole number of
     /// ticks, a stop-limit trigger on the wrong side of its limit, a disclosed quantity above
-    /// the quantity, a zero TTL, market protection out of range or on a non-market order, or
-    /// a tag that is too long or not alphanumeric, or an empty algo id.
+    /// the quantity, a zero TTL, market protection out of range or on a non-market order, a
+    /// tag that is too long or not alphanumeric, an empty algo id, iceberg legs or an auction
+    /// number on another variety, iceberg legs out of range, or an auction number that is
+    /// not digits. Whether an iceberg or auction order without them can be placed is the
+    /// broker's rule (Kite needs both).
     pub fn build(self) -> Result<OrderRequest, ValidationError> {
         let instrument = self.instrument.ok_or(ValidationError::MissingField {
             field: "instrument",
@@ -258,9 +296,7 @@ impl OrderRequestBuilder {
         if let Some(protection) = self.market_protection {
             check_market_protection(order_type, protection)?;
         }
-        if let Some(tag) = &self.tag {
-            check_tag(tag)?;
-        }
+        let tag = self.tag.map(OrderTag::new).transpose()?;
         if self
             .algo_id
             .as_deref()
@@ -268,6 +304,13 @@ impl OrderRequestBuilder {
         {
             return Err(ValidationError::EmptyAlgoId);
         }
+        let variety = self.variety.unwrap_or(Variety::Regular);
+        check_variety_fields(
+            variety,
+            quantity,
+            self.iceberg_legs,
+            self.auction_number.as_deref(),
+        )?;
 
         Ok(OrderRequest {
             instrument,
@@ -278,13 +321,54 @@ impl OrderRequestBuilder {
             price: self.price,
             trigger_price: self.trigger_price,
             validity,
-            variety: self.variety.unwrap_or(Variety::Regular),
+            variety,
             disclosed_quantity: self.disclosed_quantity,
-            tag: self.tag,
+            tag,
             market_protection: self.market_protection,
             algo_id: self.algo_id,
+            iceberg_legs: self.iceberg_legs,
+            auction_number: self.auction_number,
         })
     }
+}
+
+/// Iceberg legs and auction numbers belong to their own varieties and must be well formed.
+fn check_variety_fields(
+    variety: Variety,
+    quantity: u32,
+    iceberg_legs: Option<u8>,
+    auction_number: Option<&str>,
+) -> Result<(), ValidationError> {
+    if let Some(legs) = iceberg_legs {
+        if variety != Variety::Iceberg {
+            return Err(ValidationError::NotForVariety {
+                field: "iceberg legs",
+                applies_to: Variety::Iceberg,
+                variety,
+            });
+        }
+        if !(MIN_ICEBERG_LEGS..=MAX_ICEBERG_LEGS).contains(&legs) || u32::from(legs) > quantity {
+            return Err(ValidationError::IcebergLegsOutOfRange { legs, quantity });
+        }
+    }
+    if let Some(number) = auction_number {
+        if variety != Variety::Auction {
+            return Err(ValidationError::NotForVariety {
+                field: "auction number",
+                applies_to: Variety::Auction,
+                variety,
+            });
+        }
+        if number.is_empty()
+            || number.len() > MAX_AUCTION_NUMBER_LEN
+            || !number.bytes().all(|byte| byte.is_ascii_digit())
+        {
+            return Err(ValidationError::InvalidAuctionNumber {
+                value: number.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl TryFrom<OrderRequestBuilder> for OrderRequest {
@@ -308,247 +392,14 @@ impl From<OrderRequest> for OrderRequestBuilder {
             validity: Some(request.validity),
             variety: Some(request.variety),
             disclosed_quantity: request.disclosed_quantity,
-            tag: request.tag,
+            tag: request.tag.map(String::from),
             market_protection: request.market_protection,
             algo_id: request.algo_id,
+            iceberg_legs: request.iceberg_legs,
+            auction_number: request.auction_number,
             tick_size: None,
         }
     }
-}
-
-/// New parameters for an open order, checked when built.
-///
-/// ```
-/// use broker_core::{OrderModification, OrderType};
-/// use rust_decimal::Decimal;
-///
-/// let change = OrderModification::builder(OrderType::Limit, 5).price(Decimal::new(800, 0)).build()?;
-/// assert_eq!(change.quantity(), 5);
-/// # Ok::<(), broker_core::ValidationError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrderModification {
-    order_type: OrderType,
-    quantity: u32,
-    price: Option<Decimal>,
-    trigger_price: Option<Decimal>,
-    validity: Validity,
-    variety: Variety,
-}
-
-impl OrderModification {
-    /// A builder for the order's new type and quantity.
-    pub fn builder(order_type: OrderType, quantity: u32) -> OrderModificationBuilder {
-        OrderModificationBuilder {
-            order_type,
-            quantity,
-            price: None,
-            trigger_price: None,
-            validity: Validity::Day,
-            variety: Variety::Regular,
-            tick_size: None,
-        }
-    }
-
-    /// The new order type.
-    pub fn order_type(&self) -> OrderType {
-        self.order_type
-    }
-    /// The new quantity.
-    pub fn quantity(&self) -> u32 {
-        self.quantity
-    }
-    /// The new limit price.
-    pub fn price(&self) -> Option<Decimal> {
-        self.price
-    }
-    /// The new trigger price.
-    pub fn trigger_price(&self) -> Option<Decimal> {
-        self.trigger_price
-    }
-    /// The new validity.
-    pub fn validity(&self) -> Validity {
-        self.validity
-    }
-    /// The order's variety (brokers address modifications by it).
-    pub fn variety(&self) -> Variety {
-        self.variety
-    }
-}
-
-/// Builds an [`OrderModification`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct OrderModificationBuilder {
-    order_type: OrderType,
-    quantity: u32,
-    price: Option<Decimal>,
-    trigger_price: Option<Decimal>,
-    validity: Validity,
-    variety: Variety,
-    tick_size: Option<Decimal>,
-}
-
-impl OrderModificationBuilder {
-    /// The new limit price.
-    pub fn price(mut self, price: Decimal) -> Self {
-        self.price = Some(price);
-        self
-    }
-    /// The new trigger price.
-    pub fn trigger_price(mut self, trigger_price: Decimal) -> Self {
-        self.trigger_price = Some(trigger_price);
-        self
-    }
-    /// The new validity (default: day).
-    pub fn validity(mut self, validity: Validity) -> Self {
-        self.validity = validity;
-        self
-    }
-    /// The order's variety (default: regular).
-    pub fn variety(mut self, variety: Variety) -> Self {
-        self.variety = variety;
-        self
-    }
-    /// The instrument's tick size, when known.
-    pub fn tick_size(mut self, tick_size: Decimal) -> Self {
-        self.tick_size = Some(tick_size);
-        self
-    }
-
-    /// Checks the same quantity, price and validity rules as an order request.
-    ///
-    /// # Errors
-    /// The first [`ValidationError`] found.
-    pub fn build(self) -> Result<OrderModification, ValidationError> {
-        check_quantity(self.quantity, None)?;
-        check_prices(
-            self.order_type,
-            None,
-            self.price,
-            self.trigger_price,
-            self.tick_size,
-        )?;
-        check_validity(self.validity)?;
-        Ok(OrderModification {
-            order_type: self.order_type,
-            quantity: self.quantity,
-            price: self.price,
-            trigger_price: self.trigger_price,
-            validity: self.validity,
-            variety: self.variety,
-        })
-    }
-}
-
-fn check_quantity(quantity: u32, disclosed: Option<u32>) -> Result<(), ValidationError> {
-    if quantity == 0 {
-        return Err(ValidationError::ZeroQuantity);
-    }
-    match disclosed {
-        Some(disclosed) if disclosed > quantity => {
-            Err(ValidationError::DisclosedQuantityTooLarge {
-                disclosed,
-                quantity,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The price rules shared by requests and modifications. `side` is known for new orders only.
-fn check_prices(
-    order_type: OrderType,
-    side: Option<Side>,
-    price: Option<Decimal>,
-    trigger_price: Option<Decimal>,
-    tick_size: Option<Decimal>,
-) -> Result<(), ValidationError> {
-    match (order_type.needs_price(), price) {
-        (true, None) => return Err(ValidationError::PriceRequired { order_type }),
-        (false, Some(_)) => return Err(ValidationError::PriceNotAllowed { order_type }),
-        _ => {}
-    }
-    match (order_type.needs_trigger(), trigger_price) {
-        (true, None) => return Err(ValidationError::TriggerPriceRequired { order_type }),
-        (false, Some(_)) => return Err(ValidationError::TriggerPriceNotAllowed { order_type }),
-        _ => {}
-    }
-    if let Some(tick_size) = tick_size
-        && tick_size <= Decimal::ZERO
-    {
-        return Err(ValidationError::InvalidTickSize { tick_size });
-    }
-    for (field, value) in [("price", price), ("trigger price", trigger_price)] {
-        let Some(value) = value else { continue };
-        if value <= Decimal::ZERO {
-            return Err(ValidationError::NonPositivePrice { field, value });
-        }
-        if let Some(tick_size) = tick_size
-            && !(value % tick_size).is_zero()
-        {
-            return Err(ValidationError::NotTickMultiple {
-                field,
-                value,
-                tick_size,
-            });
-        }
-    }
-    if let (Some(side), Some(price), Some(trigger_price)) = (side, price, trigger_price) {
-        let wrong_side = match side {
-            Side::Buy => trigger_price > price,
-            Side::Sell => trigger_price < price,
-        };
-        if wrong_side {
-            return Err(ValidationError::TriggerOnWrongSide {
-                side,
-                trigger_price,
-                price,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn check_validity(validity: Validity) -> Result<(), ValidationError> {
-    match validity {
-        Validity::Ttl { minutes: 0 } => Err(ValidationError::ZeroTtl),
-        _ => Ok(()),
-    }
-}
-
-fn check_market_protection(
-    order_type: OrderType,
-    protection: MarketProtection,
-) -> Result<(), ValidationError> {
-    if !order_type.is_market() {
-        return Err(ValidationError::MarketProtectionNotAllowed { order_type });
-    }
-    match protection {
-        MarketProtection::Percent(percent) if !(1..=100).contains(&percent) => {
-            Err(ValidationError::MarketProtectionOutOfRange { percent })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Checks a tag: at most [`MAX_TAG_LEN`] ASCII letters and digits.
-///
-/// # Errors
-/// [`ValidationError::TagTooLong`] or [`ValidationError::TagNotAlphanumeric`].
-pub fn check_tag(tag: &str) -> Result<(), ValidationError> {
-    if tag.is_empty() || !tag.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
-        return Err(ValidationError::TagNotAlphanumeric {
-            tag: tag.to_owned(),
-        });
-    }
-    if tag.len() > MAX_TAG_LEN {
-        return Err(ValidationError::TagTooLong {
-            length: tag.len(),
-            max: MAX_TAG_LEN,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -859,22 +710,17 @@ mod tests {
     }
 
     #[test]
-    fn tags_are_at_most_twenty_ascii_alphanumerics() {
-        assert!(limit_buy().tag("A".repeat(20)).build().is_ok());
-        assert_eq!(
+    fn the_builder_checks_the_tag_once_into_an_order_tag() {
+        let request = limit_buy().tag("run42leg1").build().unwrap();
+        assert_eq!(request.tag().map(OrderTag::as_str), Some("run42leg1"));
+        assert!(matches!(
+            limit_buy().tag("run-42").build(),
+            Err(ValidationError::TagNotAlphanumeric { .. })
+        ));
+        assert!(matches!(
             limit_buy().tag("A".repeat(21)).build(),
-            Err(ValidationError::TagTooLong {
-                length: 21,
-                max: 20
-            })
-        );
-        for tag in ["run-42", "run 42", "", "रन42"] {
-            assert_eq!(
-                limit_buy().tag(tag).build(),
-                Err(ValidationError::TagNotAlphanumeric { tag: tag.into() }),
-                "{tag:?}"
-            );
-        }
+            Err(ValidationError::TagTooLong { length: 21, .. })
+        ));
     }
 
     #[test]
@@ -884,6 +730,69 @@ mod tests {
             limit_buy().algo_id(" ").build(),
             Err(ValidationError::EmptyAlgoId)
         );
+    }
+
+    #[test]
+    fn iceberg_legs_belong_to_iceberg_orders_and_must_be_in_range() {
+        let iceberg = limit_buy().variety(Variety::Iceberg);
+        let request = iceberg.clone().iceberg_legs(2).build().unwrap();
+        assert_eq!(request.iceberg_legs(), Some(2));
+        assert_eq!(
+            limit_buy().iceberg_legs(2).build(),
+            Err(ValidationError::NotForVariety {
+                field: "iceberg legs",
+                applies_to: Variety::Iceberg,
+                variety: Variety::Regular
+            })
+        );
+        for legs in [0, 1, 51] {
+            assert_eq!(
+                iceberg.clone().quantity(100).iceberg_legs(legs).build(),
+                Err(ValidationError::IcebergLegsOutOfRange {
+                    legs,
+                    quantity: 100
+                })
+            );
+        }
+        assert!(
+            iceberg
+                .clone()
+                .quantity(100)
+                .iceberg_legs(50)
+                .build()
+                .is_ok(),
+            "50 legs is Kite's maximum"
+        );
+        assert!(
+            matches!(
+                iceberg.quantity(3).iceberg_legs(4).build(),
+                Err(ValidationError::IcebergLegsOutOfRange { .. })
+            ),
+            "no more legs than units"
+        );
+        let legacy = limit_buy().variety(Variety::Iceberg).build().unwrap();
+        assert_eq!(legacy.iceberg_legs(), None, "legs stay optional here");
+    }
+
+    #[test]
+    fn auction_numbers_belong_to_auction_orders_and_are_digits() {
+        let auction = limit_buy().side(Side::Sell).variety(Variety::Auction);
+        let request = auction.clone().auction_number("22").build().unwrap();
+        assert_eq!(request.auction_number(), Some("22"));
+        assert!(matches!(
+            limit_buy().auction_number("22").build(),
+            Err(ValidationError::NotForVariety {
+                field: "auction number",
+                ..
+            })
+        ));
+        for bad in ["", "2a", "12345678901", " 22"] {
+            assert_eq!(
+                auction.clone().auction_number(bad).build(),
+                Err(ValidationError::InvalidAuctionNumber { value: bad.into() }),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -908,6 +817,16 @@ mod tests {
             .validity(Validity::Ttl { minutes: 3 })
             .build()
             .unwrap();
+        let iceberg = limit_buy()
+            .variety(Variety::Iceberg)
+            .iceberg_legs(5)
+            .build()
+            .unwrap();
+        let json = serde_json::to_string(&iceberg).unwrap();
+        assert_eq!(
+            serde_json::from_str::<OrderRequest>(&json).unwrap(),
+            iceberg
+        );
         let json = serde_json::to_string(&request).unwrap();
         assert_eq!(
             serde_json::from_str::<OrderRequest>(&json).unwrap(),
@@ -930,36 +849,5 @@ mod tests {
         let changed = request.to_builder().quantity(3).build().unwrap();
         assert_eq!(changed.quantity(), 3);
         assert_eq!(changed.price(), request.price());
-    }
-
-    #[test]
-    fn modifications_follow_the_same_price_rules() {
-        assert!(
-            OrderModification::builder(OrderType::Limit, 5)
-                .price(dec!(10))
-                .build()
-                .is_ok()
-        );
-        assert_eq!(
-            OrderModification::builder(OrderType::Limit, 5).build(),
-            Err(ValidationError::PriceRequired {
-                order_type: OrderType::Limit
-            })
-        );
-        assert_eq!(
-            OrderModification::builder(OrderType::Market, 0).build(),
-            Err(ValidationError::ZeroQuantity)
-        );
-        assert_eq!(
-            OrderModification::builder(OrderType::Limit, 5)
-                .price(dec!(10.02))
-                .tick_size(dec!(0.05))
-                .build(),
-            Err(ValidationError::NotTickMultiple {
-                field: "price",
-                value: dec!(10.02),
-                tick_size: dec!(0.05)
-            })
-        );
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! A [`PreTradePolicy`] is plain data (serde), so operators can tighten it per broker in
 //! configuration; [`PreTradePolicy::for_broker`] gives the rules of the 2026 SEBI retail-algo
-//! framework as each broker applies them. An [`OrderRateGuard`] adds the per-client cap on
-//! orders per second, which needs state.
+//! framework as each broker applies them. The per-client cap on orders per second needs
+//! state: the broker clients pace placements to it ([`PreTradePolicy::order_pacing`]), and an
+//! [`OrderRateGuard`] refuses the excess where refusing is wanted (the paper broker). The
+//! 20-character tag limit both brokers share is checked once, by [`crate::OrderTag`].
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -12,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::order_request::MAX_TAG_LEN;
 use crate::validation::ValidationError;
 use crate::{BrokerKind, OrderRequest, OrderType, ValidityKind};
 
@@ -27,8 +28,6 @@ pub enum PolicyRule {
     ValidityRefused,
     /// Market and stop-market orders must carry market protection.
     MarketProtectionRequired,
-    /// The tag is longer than the broker accepts.
-    TagTooLong,
     /// The client sent more orders per second than allowed without exchange registration.
     OrderRateExceeded,
 }
@@ -39,7 +38,6 @@ impl fmt::Display for PolicyRule {
             PolicyRule::OrderTypeRefused => "order_type_refused",
             PolicyRule::ValidityRefused => "validity_refused",
             PolicyRule::MarketProtectionRequired => "market_protection_required",
-            PolicyRule::TagTooLong => "tag_too_long",
             PolicyRule::OrderRateExceeded => "order_rate_exceeded",
         })
     }
@@ -59,9 +57,8 @@ pub struct PreTradePolicy {
     /// Order types that must carry market protection.
     #[serde(default)]
     pub market_protection_required_for: Vec<OrderType>,
-    /// The longest tag allowed.
-    pub max_tag_len: usize,
-    /// The most orders one client may send in any one second.
+    /// The most orders one client may send in any one second (0: no cap, for a strategy
+    /// registered with the exchange).
     pub max_orders_per_second: u32,
 }
 
@@ -70,7 +67,7 @@ impl PreTradePolicy {
     ///
     /// - Angel One refuses market orders (and so stop-market) and IOC validity for API orders;
     /// - Zerodha refuses market and SL-M orders without market protection;
-    /// - both: tags of at most 20 characters and at most 10 orders per second per client.
+    /// - both: at most 10 orders per second per client.
     ///
     /// The paper broker follows no broker's extra rules.
     pub fn for_broker(broker: BrokerKind) -> Self {
@@ -79,7 +76,6 @@ impl PreTradePolicy {
             refused_order_types: Vec::new(),
             refused_validities: Vec::new(),
             market_protection_required_for: Vec::new(),
-            max_tag_len: MAX_TAG_LEN,
             max_orders_per_second: 10,
         };
         match broker {
@@ -101,6 +97,41 @@ impl PreTradePolicy {
     /// # Errors
     /// [`ValidationError::Policy`] naming the first rule the request breaks.
     pub fn check(&self, request: &OrderRequest) -> Result<(), ValidationError> {
+        self.check_type_and_validity(request.order_type(), request.validity().kind())?;
+        if self
+            .market_protection_required_for
+            .contains(&request.order_type())
+            && request.market_protection().is_none()
+        {
+            return Err(ValidationError::Policy {
+                broker: self.broker,
+                rule: PolicyRule::MarketProtectionRequired,
+                detail: format!(
+                    "{} orders need market protection (a percentage or automatic)",
+                    request.order_type()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the order-type and validity rules against a modification: a modification may
+    /// not turn an order into one the broker refuses from API clients.
+    ///
+    /// # Errors
+    /// [`ValidationError::Policy`] naming the rule the modification breaks.
+    pub fn check_modification(
+        &self,
+        change: &crate::OrderModification,
+    ) -> Result<(), ValidationError> {
+        self.check_type_and_validity(change.order_type(), change.validity().kind())
+    }
+
+    fn check_type_and_validity(
+        &self,
+        order_type: OrderType,
+        validity: ValidityKind,
+    ) -> Result<(), ValidationError> {
         let refuse = |rule, detail: String| {
             Err(ValidationError::Policy {
                 broker: self.broker,
@@ -108,48 +139,35 @@ impl PreTradePolicy {
                 detail,
             })
         };
-        if self.refused_order_types.contains(&request.order_type()) {
+        if self.refused_order_types.contains(&order_type) {
             return refuse(
                 PolicyRule::OrderTypeRefused,
-                format!(
-                    "{} orders are not accepted from API clients; use a limit order",
-                    request.order_type()
-                ),
+                format!("{order_type} orders are not accepted from API clients; use a limit order"),
             );
         }
-        let validity = request.validity().kind();
         if self.refused_validities.contains(&validity) {
             return refuse(
                 PolicyRule::ValidityRefused,
                 format!("{validity} validity is not accepted from API clients; use DAY"),
             );
         }
-        if self
-            .market_protection_required_for
-            .contains(&request.order_type())
-            && request.market_protection().is_none()
-        {
-            return refuse(
-                PolicyRule::MarketProtectionRequired,
-                format!(
-                    "{} orders need market protection (a percentage or automatic)",
-                    request.order_type()
-                ),
-            );
-        }
-        if let Some(tag) = request.tag()
-            && tag.len() > self.max_tag_len
-        {
-            return refuse(
-                PolicyRule::TagTooLong,
-                format!(
-                    "tag has {} characters; at most {} are allowed",
-                    tag.len(),
-                    self.max_tag_len
-                ),
-            );
-        }
         Ok(())
+    }
+}
+
+#[cfg(feature = "rate-limit")]
+impl PreTradePolicy {
+    /// The budget that paces one client's placements to
+    /// [`PreTradePolicy::max_orders_per_second`]; `None` when the policy sets no cap (0).
+    /// Broker clients add it to their rate limits, so an eleventh order in a second waits
+    /// instead of being refused.
+    pub fn order_pacing(&self) -> Option<crate::QuotaRule> {
+        std::num::NonZeroU32::new(self.max_orders_per_second).map(|count| {
+            crate::QuotaRule::new(
+                [crate::EndpointClass::PlaceOrder],
+                crate::Quota::per_second(count),
+            )
+        })
     }
 }
 
@@ -207,7 +225,7 @@ impl OrderRateGuard {
             recent.pop_front();
         }
         let limit = self.policy.max_orders_per_second as usize;
-        if recent.len() >= limit {
+        if limit > 0 && recent.len() >= limit {
             return Err(ValidationError::Policy {
                 broker: self.policy.broker,
                 rule: PolicyRule::OrderRateExceeded,
@@ -274,6 +292,40 @@ mod tests {
     }
 
     #[test]
+    fn a_modification_may_not_turn_an_order_into_one_the_broker_refuses() {
+        let policy = PreTradePolicy::for_broker(BrokerKind::AngelOne);
+        let limit = crate::OrderModification::builder(OrderType::Limit, 1)
+            .price(dec!(10))
+            .build()
+            .unwrap();
+        assert_eq!(policy.check_modification(&limit), Ok(()));
+        let market = crate::OrderModification::builder(OrderType::Market, 1)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            policy.check_modification(&market),
+            Err(ValidationError::Policy {
+                rule: PolicyRule::OrderTypeRefused,
+                ..
+            })
+        ));
+        let ioc = crate::OrderModification::builder(OrderType::Limit, 1)
+            .price(dec!(10))
+            .validity(Validity::Ioc)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            policy.check_modification(&ioc),
+            Err(ValidationError::Policy {
+                rule: PolicyRule::ValidityRefused,
+                ..
+            })
+        ));
+        let paper = PreTradePolicy::for_broker(BrokerKind::Paper);
+        assert_eq!(paper.check_modification(&market), Ok(()));
+    }
+
+    #[test]
     fn angel_one_refuses_ioc_but_accepts_day() {
         let policy = PreTradePolicy::for_broker(BrokerKind::AngelOne);
         let ioc = order(OrderType::Limit)
@@ -317,16 +369,21 @@ mod tests {
         assert_eq!(policy.check(&ioc), Ok(()), "Zerodha accepts IOC");
     }
 
+    #[cfg(feature = "rate-limit")]
     #[test]
-    fn tag_length_rule_follows_the_configured_limit() {
+    fn placements_are_paced_at_the_policy_rate() {
         let policy = PreTradePolicy {
-            max_tag_len: 8,
+            max_orders_per_second: 4,
             ..PreTradePolicy::for_broker(BrokerKind::Zerodha)
         };
-        let long = order(OrderType::Limit).tag("ABCDEFGHI").build().unwrap();
-        assert_eq!(rule_of(policy.check(&long)), Some(PolicyRule::TagTooLong));
-        let short = order(OrderType::Limit).tag("ABCDEFGH").build().unwrap();
-        assert_eq!(policy.check(&short), Ok(()));
+        let rule = policy.order_pacing().unwrap();
+        assert_eq!(rule.classes, [crate::EndpointClass::PlaceOrder]);
+        assert_eq!(rule.quota.to_string(), "4/s");
+        let uncapped = PreTradePolicy {
+            max_orders_per_second: 0,
+            ..policy
+        };
+        assert_eq!(uncapped.order_pacing(), None);
     }
 
     #[test]

@@ -1,37 +1,23 @@
-//! Session tokens and the India Standard Time arithmetic of their daily expiry.
+//! Sessions: the tokens of a logged-in session, and the lifecycle every broker shares.
+//!
+//! Both brokers issue a session that lives until early the next morning (IST). How a session
+//! is obtained differs: Angel One logs in by itself from stored credentials (MPIN and TOTP),
+//! Kite needs its user to log in in a browser every day. [`BrokerSession`] gives both the same
+//! shape, so that the layer above stores, shares and renews sessions without knowing which
+//! broker it talks to.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use chrono::{DateTime, Days, FixedOffset, NaiveTime, TimeZone, Utc};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 
 use crate::credentials::{CredentialError, REDACTED};
-
-/// India Standard Time, UTC+05:30 (no daylight saving).
-pub fn ist() -> FixedOffset {
-    const IST_SECONDS_EAST: i32 = 5 * 3600 + 30 * 60;
-    FixedOffset::east_opt(IST_SECONDS_EAST)
-        .unwrap_or_else(|| unreachable!("05:30 is a valid offset"))
-}
-
-/// The first instant strictly after `after` at which the IST wall clock reads `at`.
-///
-/// Both brokers expire sessions at a fixed IST hour (Angel One 05:00, Zerodha 06:00):
-/// `next_ist_time(login_time, 06:00)` is when a Kite token dies.
-pub fn next_ist_time(after: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
-    let local = after.with_timezone(&ist());
-    let mut candidate_day = local.date_naive();
-    loop {
-        let candidate = ist()
-            .from_local_datetime(&candidate_day.and_time(at))
-            .single()
-            .map(|time| time.with_timezone(&Utc));
-        if let Some(candidate) = candidate.filter(|candidate| *candidate > after) {
-            return candidate;
-        }
-        candidate_day = candidate_day + Days::new(1);
-    }
-}
+use crate::{Broker, Result};
 
 /// The tokens of one logged-in session.
 #[derive(Clone)]
@@ -114,36 +100,116 @@ impl fmt::Debug for SessionTokens {
     }
 }
 
+/// How an account's daily session is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LoginMode {
+    /// The toolkit logs in by itself from the stored credentials (Angel One: MPIN and TOTP).
+    Automatic,
+    /// The account holder logs in at the broker in a browser, once a day, and the toolkit
+    /// completes the login from the redirect (Kite Connect). Nothing may automate it.
+    Interactive,
+}
+
+/// A change to the session a broker holds, reported to a [`SessionListener`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionChange {
+    /// The broker started a session by itself (a login after expiry, a token refresh): store
+    /// these tokens so that other processes reuse them instead of logging in again.
+    Started(SessionTokens),
+    /// The broker no longer accepts the session (logout, or its tokens were refused and no
+    /// new login was possible): forget the stored tokens.
+    Ended,
+}
+
+/// Told about every session a broker starts or loses on its own, so the tokens can be saved
+/// (encrypted) or forgotten. Called synchronously on the task that made the change: hand slow
+/// work (a database write) to another task.
+pub trait SessionListener: Send + Sync {
+    /// The session changed.
+    fn session_changed(&self, change: SessionChange);
+}
+
+impl<F: Fn(SessionChange) + Send + Sync> SessionListener for F {
+    fn session_changed(&self, change: SessionChange) {
+        self(change);
+    }
+}
+
+/// A shared [`SessionListener`].
+pub type SharedSessionListener = Arc<dyn SessionListener>;
+
+/// A login the broker is about to make by itself, handed to a [`LoginGate`].
+pub type PendingLogin<'a> = Pin<Box<dyn Future<Output = Result<SessionTokens>> + Send + 'a>>;
+
+/// Coordinates the logins a broker makes by itself with other processes that serve the same
+/// account, so that an account is never logged in twice at once (each login can end the
+/// session another process is using).
+///
+/// A broker with [`LoginMode::Automatic`] runs every login through its gate: the gate runs
+/// the login when it may (and stores the new session before letting others go), or waits for
+/// the session another process is making and returns that instead.
+#[async_trait]
+pub trait LoginGate: Send + Sync {
+    /// Runs `login`, or returns a session another process made. `replacing` is the session
+    /// the broker is giving up (expired, or refused by the broker), `None` when it had none:
+    /// the gate must never hand that one back, and may hand back any other valid session.
+    ///
+    /// # Errors
+    /// The login's error, or the gate's own (the store could not be reached) as
+    /// [`crate::BrokerError`].
+    async fn login(
+        &self,
+        replacing: Option<&SessionTokens>,
+        login: PendingLogin<'_>,
+    ) -> Result<SessionTokens>;
+}
+
+/// A shared [`LoginGate`].
+pub type SharedLoginGate = Arc<dyn LoginGate>;
+
+/// The session lifecycle every broker offers beside its [`Broker`] calls.
+///
+/// A broker is built with the session it should resume, if any (each broker crate's
+/// `connect`); afterwards [`BrokerSession::login`] starts a new one where the broker allows it,
+/// [`BrokerSession::resume`] swaps in tokens another process stored, and
+/// [`BrokerSession::session_tokens`] gives the current tokens to store. Sessions the broker
+/// starts by itself (Angel One's login after an expiry) are reported to the
+/// [`SessionListener`] it was built with.
+#[async_trait]
+pub trait BrokerSession: Broker {
+    /// How this broker's sessions are obtained.
+    fn login_mode(&self) -> LoginMode {
+        self.kind().login_mode()
+    }
+
+    /// Logs in now from the stored credentials, replacing any session, and returns the new
+    /// tokens (also reported to the listener).
+    ///
+    /// # Errors
+    /// [`crate::BrokerError::InvalidCredentials`], [`crate::BrokerError::InvalidTotp`] or any
+    /// other failure of the login call; [`crate::BrokerError::Unsupported`] for a broker whose
+    /// logins are [`LoginMode::Interactive`].
+    async fn login(&self) -> Result<SessionTokens>;
+
+    /// Uses these tokens (stored earlier, or by another process) from now on.
+    ///
+    /// # Errors
+    /// [`crate::BrokerError::SessionExpired`] when they expired already.
+    async fn resume(&self, tokens: SessionTokens) -> Result<()>;
+
+    /// The current session's tokens, `None` when there is no session.
+    async fn session_tokens(&self) -> Option<SessionTokens>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
-    }
-
-    fn hm(hour: u32, minute: u32) -> NaiveTime {
-        NaiveTime::from_hms_opt(hour, minute, 0).unwrap()
-    }
-
-    #[test]
-    fn a_morning_login_expires_at_six_ist_the_next_day() {
-        // 09:15 IST on 2 Dec 2026 is 03:45 UTC.
-        let expiry = next_ist_time(utc("2026-12-02T03:45:00Z"), hm(6, 0));
-        assert_eq!(expiry, utc("2026-12-03T00:30:00Z"));
-    }
-
-    #[test]
-    fn a_login_before_the_cut_off_expires_the_same_ist_day() {
-        // 04:00 IST is before 05:00 IST the same day.
-        let expiry = next_ist_time(utc("2026-12-01T22:30:00Z"), hm(5, 0));
-        assert_eq!(expiry, utc("2026-12-01T23:30:00Z"));
-    }
-
-    #[test]
-    fn exactly_at_the_cut_off_means_the_next_day() {
-        let expiry = next_ist_time(utc("2026-12-01T23:30:00Z"), hm(5, 0));
-        assert_eq!(expiry, utc("2026-12-02T23:30:00Z"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ fn ist_time() -> DateTime<FixedOffset> {
 }
 
 fn sbin() -> InstrumentRef {
-    InstrumentRef::new(Exchange::Nse, "SBIN-EQ").with_token("3045")
+    InstrumentRef::new(Exchange::Nse, "SBIN-EQ").with_broker_token("3045")
 }
 
 #[test]
@@ -127,7 +127,8 @@ fn instruments_round_trip() {
     round_trip(&Instrument {
         exchange: Exchange::Nfo,
         trading_symbol: "NIFTY26DEC24000CE".into(),
-        token: "35001".into(),
+        broker_token: "35001".into(),
+        exchange_token: "35001".into(),
         name: "NIFTY".into(),
         kind: InstrumentKind::CallOption,
         lot_size: 75,

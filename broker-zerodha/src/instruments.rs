@@ -1,8 +1,12 @@
-//! The Kite instrument master (`GET /instruments`, CSV) parsed into an [`InstrumentIndex`].
+//! The Kite instrument master (`GET /instruments`, CSV): parsed into an [`InstrumentIndex`],
+//! loaded into the [`broker_core::SharedInstruments`] every session of the broker shares, and
+//! checked against before any order leaves (`InstrumentIndex::check`: known instrument, whole
+//! lots, whole ticks).
 //!
 //! Columns: `instrument_token, exchange_token, tradingsymbol, name, last_price, expiry,
 //! strike, tick_size, lot_size, instrument_type, segment, exchange`
-//! (<https://kite.trade/docs/connect/v3/market-quotes/#instruments>).
+//! (<https://kite.trade/docs/connect/v3/market-quotes/#instruments>). Kite's
+//! `instrument_token` is the instrument's broker token, `exchange_token` its exchange token.
 
 use std::io::Read;
 
@@ -10,7 +14,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use broker_core::{Exchange, Instrument, InstrumentIndex, InstrumentKind};
+use broker_core::{BrokerError, Exchange, Instrument, InstrumentIndex, InstrumentKind, Result};
+
+use crate::Zerodha;
 
 /// A row of the instrument master could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +45,7 @@ pub struct InstrumentMaster {
 #[derive(Debug, Deserialize)]
 struct Row {
     instrument_token: u64,
+    exchange_token: u64,
     tradingsymbol: String,
     name: String,
     expiry: String,
@@ -67,7 +74,9 @@ fn kind(row: &Row) -> InstrumentKind {
 ///
 /// # Errors
 /// [`InstrumentsError::BadRow`] naming the first malformed line; nothing is returned then.
-pub fn parse_instruments(csv_text: impl Read) -> Result<InstrumentMaster, InstrumentsError> {
+pub fn parse_instruments(
+    csv_text: impl Read,
+) -> std::result::Result<InstrumentMaster, InstrumentsError> {
     let mut reader = csv::Reader::from_reader(csv_text);
     let mut master = InstrumentMaster::default();
     for (position, record) in reader.deserialize::<Row>().enumerate() {
@@ -94,7 +103,8 @@ pub fn parse_instruments(csv_text: impl Read) -> Result<InstrumentMaster, Instru
         master.index.insert(Instrument {
             exchange,
             trading_symbol: row.tradingsymbol,
-            token: row.instrument_token.to_string(),
+            broker_token: row.instrument_token.to_string(),
+            exchange_token: row.exchange_token.to_string(),
             name: row.name,
             kind,
             lot_size: row.lot_size,
@@ -104,6 +114,34 @@ pub fn parse_instruments(csv_text: impl Read) -> Result<InstrumentMaster, Instru
         });
     }
     Ok(master)
+}
+
+impl Zerodha {
+    /// Downloads Kite's instrument master and makes it the index every session sharing this
+    /// broker's `SharedInstruments` checks orders against. Returns how many instruments it
+    /// holds. Kite publishes the master once a day, before the market opens.
+    ///
+    /// # Errors
+    /// Any failure of the download ([`BrokerError::SessionExpired`] without a session), or
+    /// [`BrokerError::Decode`] naming the first bad row; the index in use is kept then.
+    pub async fn refresh_instruments(&self) -> Result<usize> {
+        let (session, generation) = self.session.authorization()?;
+        let csv = self
+            .session
+            .checked(generation, self.client.instruments(&session).await)?;
+        let master = parse_instruments(csv.as_slice()).map_err(|error| BrokerError::Decode {
+            message: error.to_string(),
+        })?;
+        if master.skipped > 0 {
+            tracing::debug!(
+                skipped = master.skipped,
+                "instruments on unknown exchanges left out"
+            );
+        }
+        let count = master.index.len();
+        self.instruments.replace(master.index);
+        Ok(count)
+    }
 }
 
 #[cfg(test)]
@@ -134,8 +172,13 @@ mod tests {
         assert_eq!((master.index.len(), master.skipped), (1, 1));
         let sbin = master.index.by_symbol(Exchange::Nse, "SBIN").unwrap();
         assert_eq!(
-            (sbin.token.as_str(), sbin.tick_size, sbin.strike),
-            ("779521", dec!(0.05), None)
+            (
+                sbin.broker_token.as_str(),
+                sbin.exchange_token.as_str(),
+                sbin.tick_size,
+                sbin.strike
+            ),
+            ("779521", "3045", dec!(0.05), None)
         );
     }
 }

@@ -1,16 +1,21 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod auth;
 mod broker;
-pub mod http;
-pub mod instruments;
-pub mod postback;
+mod http;
+mod instruments;
+mod login;
+mod mapping;
+mod postback;
+mod session;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-pub use auth::{LoginRedirect, LoginRedirectError, login_url};
-pub use broker::Zerodha;
-pub use http::{KiteHttpClient, KiteHttpClientBuilder};
+pub use broker::{AutoslicePlacement, Zerodha};
+pub use http::{
+    Endpoint, KITE_API_URL, MarginSegment, ZerodhaHttpClient, default_quota_rules, models,
+};
 pub use instruments::{InstrumentMaster, InstrumentsError, parse_instruments};
+pub use login::{KITE_LOGIN_URL, LoginRedirect, LoginRedirectError};
 pub use postback::{Postback, PostbackError, verify_postback};
+pub use session::Authorization;

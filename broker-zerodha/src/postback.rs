@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use broker_core::Order;
 
-use crate::auth::checksum_matches;
-use crate::http::models::KiteOrder;
-use crate::http::parse;
+use crate::http::models::WireOrder;
+use crate::login::checksum_matches;
+use crate::mapping;
 
 /// Why a postback was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,13 +46,13 @@ pub struct Postback {
     pub raw_status: String,
 }
 
+/// The postback's own fields; the order is read from the same body separately (not through
+/// `#[serde(flatten)]`, which would read its prices through `f64`).
 #[derive(Deserialize)]
-struct Payload {
+struct Signature {
     #[serde(default)]
     user_id: String,
     checksum: String,
-    #[serde(flatten)]
-    order: KiteOrder,
 }
 
 /// Verifies a postback body with the app's API secret and parses it.
@@ -62,34 +62,30 @@ struct Payload {
 /// when the checksum is wrong (nothing about the order is returned then), and
 /// [`PostbackError::Order`] when a genuine payload holds values this crate does not know.
 pub fn verify_postback(body: &[u8], api_secret: &SecretString) -> Result<Postback, PostbackError> {
-    let payload: Payload = serde_json::from_slice(body).map_err(|error| {
+    let malformed = |error: serde_json::Error| {
         PostbackError::Malformed(format!(
             "{:?} error at line {} column {}",
             error.classify(),
             error.line(),
             error.column()
         ))
-    })?;
-    let timestamp = payload
-        .order
+    };
+    let signature: Signature = serde_json::from_slice(body).map_err(malformed)?;
+    let order: WireOrder = serde_json::from_slice(body).map_err(malformed)?;
+    let timestamp = order
         .order_timestamp
         .as_deref()
         .ok_or_else(|| PostbackError::Malformed("order_timestamp is missing".into()))?;
     if !checksum_matches(
-        &payload.checksum,
-        &[
-            &payload.order.order_id,
-            timestamp,
-            api_secret.expose_secret(),
-        ],
+        &signature.checksum,
+        &[&order.order_id, timestamp, api_secret.expose_secret()],
     ) {
         return Err(PostbackError::ChecksumMismatch);
     }
-    let order =
-        parse::order(&payload.order).map_err(|error| PostbackError::Order(error.to_string()))?;
+    let domain = mapping::order(&order).map_err(|error| PostbackError::Order(error.to_string()))?;
     Ok(Postback {
-        user_id: payload.user_id,
-        order,
-        raw_status: payload.order.status,
+        user_id: signature.user_id,
+        order: domain,
+        raw_status: order.status,
     })
 }

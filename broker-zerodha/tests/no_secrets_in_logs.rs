@@ -6,11 +6,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use broker_core::{
-    Broker, Exchange, HttpClientConfig, InstrumentRef, OrderRequest, OrderType, Product, Side,
-    Variety,
+    Broker, BrokerSession, ConnectOptions, Exchange, HttpClientConfig, InstrumentRef, OrderRequest,
+    OrderType, Product, Side, Variety, ZerodhaCredentials,
 };
-use broker_zerodha::sim::{KiteSimulator, SimConfig, browser_login};
-use broker_zerodha::{KiteHttpClient, Zerodha};
+use broker_zerodha::Zerodha;
+use broker_zerodha::sim::{SimAccount, SimConfig, Simulator, browser_login};
 use rust_decimal_macros::dec;
 use secrecy::ExposeSecret;
 
@@ -45,41 +45,53 @@ async fn a_whole_session_at_trace_level_logs_no_key_secret_or_token() {
     // Global, with the `log` bridge: events of every thread and of `log`-based crates count.
     tracing_subscriber::util::SubscriberInitExt::try_init(subscriber).unwrap();
 
-    let simulator = KiteSimulator::start(SimConfig {
-        api_key: API_KEY.into(),
-        api_secret: API_SECRET.into(),
-        issue_refresh_tokens: true,
+    let mut account = SimAccount::new(API_KEY, API_SECRET, "ZS1234");
+    account.issue_refresh_tokens = true;
+    let simulator = Simulator::start(SimConfig {
+        accounts: vec![account],
         ..SimConfig::default()
     })
     .await
     .unwrap();
-    let client = KiteHttpClient::builder(API_KEY)
-        .base_url(simulator.url())
-        .login_page(simulator.login_page())
-        .http_config(HttpClientConfig::default())
+    let http = HttpClientConfig::default()
+        .allow_plain_http()
         .build()
         .unwrap();
-    let redirect = browser_login(client.login_url(&[("state", "x")]))
+    let options = ConnectOptions::new(http.clone())
+        .with_api_url(simulator.url())
+        .with_login_url(simulator.login_page())
+        .with_session_listener(std::sync::Arc::new(|change| {
+            tracing::debug!(?change, "session changed");
+        }));
+    let credentials = ZerodhaCredentials::new(API_KEY.into(), API_SECRET.into()).unwrap();
+    let broker = Zerodha::connect(&credentials, None, &options).unwrap();
+    let redirect = browser_login(http.client(), broker.login_url(&[("state", "x")]))
         .await
         .unwrap();
     let request_token = redirect.request_token().expose_secret().to_owned();
 
-    let forged = client
-        .generate_session(redirect.request_token(), &"wrong".into())
-        .await;
-    assert!(forged.is_err());
-    let session = client
-        .generate_session(redirect.request_token(), &API_SECRET.into())
+    let forged_credentials = ZerodhaCredentials::new(API_KEY.into(), "wrong".into()).unwrap();
+    let forged = Zerodha::connect(&forged_credentials, None, &options).unwrap();
+    assert!(
+        forged
+            .complete_login(redirect.request_token())
+            .await
+            .is_err()
+    );
+    let tokens = broker
+        .complete_login(redirect.request_token())
         .await
         .unwrap();
-    tracing::debug!(?session, "session opened");
-    let refresh = session.refresh_token.clone().unwrap();
-    let renewed = client
+    tracing::debug!(?tokens, "session opened");
+    let refresh = tokens.refresh_token().unwrap().clone();
+    let renewed = broker
+        .client()
         .renew_access_token(&refresh, &API_SECRET.into())
         .await
         .unwrap();
+    tracing::debug!(?renewed, "session renewed");
 
-    let broker = Zerodha::new(client);
+    broker.refresh_instruments().await.unwrap();
     broker.profile().await.unwrap();
     let order = OrderRequest::builder()
         .instrument(InstrumentRef::new(Exchange::Nse, "SBIN"))
@@ -91,30 +103,31 @@ async fn a_whole_session_at_trace_level_logs_no_key_secret_or_token() {
         .tag("logtest")
         .build()
         .unwrap();
-    let order_id = broker.place_order(&order).await.unwrap();
+    let placement = broker.place_order(&order).await.unwrap();
     broker.orders().await.unwrap();
     broker
-        .cancel_order(&order_id, Variety::Regular)
+        .cancel_order(&placement.order_id, Variety::Regular)
         .await
         .unwrap();
-    tracing::debug!(?broker, "broker state");
+    tracing::debug!(?broker, authorization = ?broker.authorization().unwrap(), "broker state");
+    let stored = broker.session_tokens().await.unwrap();
     broker.logout().await.unwrap();
     let after_logout = broker.profile().await.unwrap_err();
     tracing::warn!(%after_logout, "expected failure");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("kite request") && logs.contains("/orders/regular"),
+        logs.contains("kite request") && logs.contains("/orders/{variety}"),
         "{logs}"
     );
     for secret in [
         API_KEY.to_owned(),
         API_SECRET.to_owned(),
         request_token,
-        session.access_token.expose_secret().to_owned(),
-        session.public_token.unwrap().expose_secret().to_owned(),
+        stored.access_token().expose_secret().to_owned(),
         refresh.expose_secret().to_owned(),
         renewed.access_token.expose_secret().to_owned(),
+        renewed.public_token.unwrap().expose_secret().to_owned(),
     ] {
         assert!(!logs.contains(&secret), "a secret leaked into the logs");
     }

@@ -6,10 +6,15 @@
 mod common;
 
 use broker_core::{OrderStatus, Product};
-use broker_zerodha::auth::checksum;
 use broker_zerodha::{PostbackError, verify_postback};
 use common::{API_SECRET, fixture};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Kite's postback checksum: hex SHA-256 of the concatenated parts.
+fn checksum(parts: &[&str]) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(parts.concat().as_bytes()))
+}
 
 fn payload() -> Value {
     serde_json::from_str(&fixture("postback.json")).unwrap()
@@ -88,4 +93,19 @@ fn bodies_that_are_not_postbacks_are_malformed() {
         verify(&without_timestamp, API_SECRET),
         Err(PostbackError::Malformed(_))
     ));
+}
+
+#[test]
+fn postback_prices_keep_every_digit_kite_sent() {
+    let mut body = payload();
+    body["average_price"] = Value::from(0);
+    let text = body.to_string().replace(
+        r#""average_price":0"#,
+        r#""average_price":96426.32999999999"#,
+    );
+    let postback = verify_postback(text.as_bytes(), &API_SECRET.into()).unwrap();
+    assert_eq!(
+        postback.order.average_price,
+        Some(rust_decimal_macros::dec!(96426.32999999999))
+    );
 }

@@ -380,7 +380,7 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
             .field("key_ids", &self.key_ids().collect::<Vec<_>>())
-            .field("keys", &broker_core::credentials::REDACTED)
+            .field("keys", &broker_core::REDACTED)
             .finish()
     }
 }

@@ -117,7 +117,7 @@ impl LegacyDecryptor {
 impl fmt::Debug for LegacyDecryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LegacyDecryptor")
-            .field("key", &broker_core::credentials::REDACTED)
+            .field("key", &broker_core::REDACTED)
             .field("format", &self.format)
             .finish()
     }

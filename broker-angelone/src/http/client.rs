@@ -1,130 +1,143 @@
 //! The raw SmartAPI client: one method per endpoint, wire types in and out.
 //!
-//! It sends the headers the official SDKs send, binds to the account's egress IP (reporting
-//! its public address in `X-ClientPublicIP`), spaces requests by Angel One's published
-//! quotas, and classifies every failure by its body (see the crate docs' error table). It
-//! never repeats a request and keeps no session: callers pass the bearer token. Bodies are
-//! never logged.
+//! It sends the headers the official SDKs send, reports the egress address of its
+//! [`HttpClient`] in `X-ClientLocalIP` / `X-ClientPublicIP`, spaces requests by a
+//! [`RateLimiter`] when given one, and classifies every failure through
+//! [`broker_core::transport`] by the call's [`broker_core::transport::CallKind`] (see the
+//! crate docs' error table). It never repeats a request, never follows a redirect (the
+//! [`HttpClient`] does not), reads at most [`MAX_API_ANSWER_BYTES`] of an answer, and keeps
+//! no session: callers pass the bearer token. Bodies are never logged.
+//!
+//! Secrets in transit: the serialized body of every request (the login body carries the MPIN
+//! and the TOTP code) and the `Authorization` and `X-PrivateKey` header values are built in
+//! buffers that are wiped when the HTTP stack drops them. The copies hyper makes into its
+//! write buffer and rustls makes into TLS records are not ours to wipe, nor is a temporary
+//! copy the JSON parser makes of a token. An answer's `data` is read from the answer's own
+//! (wiped) buffer straight into its wire type, never through a JSON value, so its numbers
+//! never pass through `f64`.
 //!
 //! Reference: <https://smartapi.angelbroking.com/docs>.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use broker_core::{
-    BrokerError, EgressBinding, HttpClientConfig, HttpClientError, RateLimiter, transport,
+use broker_core::transport::{self, MAX_API_ANSWER_BYTES};
+use broker_core::{BrokerError, ConnectError, CredentialError, HttpClient, RateLimiter};
+use bytes::Bytes;
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use url::Url;
+use serde_json::value::RawValue;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::endpoint::Endpoint;
-use super::error::{self, ErrorContext, endpoint_name};
+use super::endpoint::{Endpoint, order_id_param};
+use super::error::{self, ErrorContext};
 use super::models::{
-    CancelOrderBody, ConvertPositionBody, Envelope, LoginBody, LogoutBody, LtpBody, LtpData,
-    ModifyOrderBody, OrderAck, PlaceOrderBody, ProfileData, QuoteBody, QuoteData, RawEnvelope,
-    RefreshBody, RmsData, ScripMatch, SearchScripBody, TokenData, WireHolding, WireOrder,
-    WirePosition, WireTrade,
+    CancelOrderBody, CandleDataBody, ConvertPositionBody, Envelope, LoginBody, LogoutBody, LtpBody,
+    ModifyOrderBody, PlaceOrderBody, QuoteBody, RawEnvelope, RefreshBody, SearchScripBody,
+    WireAllHoldings, WireCandle, WireFunds, WireHolding, WireLtp, WireOrder, WireOrderAck,
+    WirePosition, WireProfile, WireQuotes, WireScrip, WireSession, WireTrade,
 };
 
-/// SmartAPI's production base URL.
-pub const PRODUCTION_BASE_URL: &str = "https://apiconnect.angelone.in";
+/// SmartAPI's production API root.
+pub const SMARTAPI_URL: &str = "https://apiconnect.angelone.in";
 
-/// Whether the client spaces requests by Angel One's quotas (see [`Endpoint::quotas`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimits {
-    /// Wait as needed so no per-client quota is exceeded, the regulatory cap of 10 orders a
-    /// second included (the default).
-    Published,
-    /// Send at once (for simulators and benchmarks only).
-    Off,
-}
+/// The `X-MACAddress` header: SmartAPI requires it; the toolkit does not report the
+/// machine's hardware address.
+const MAC_ADDRESS: &str = "00:00:00:00:00:00";
 
-/// How to reach SmartAPI for one account.
-#[derive(Debug, Clone)]
-pub struct AngelOneConfig {
-    /// Where SmartAPI is (the production host, or a simulator or mock).
-    pub base_url: Url,
-    /// Egress binding and timeouts.
-    pub http: HttpClientConfig,
-    /// The `X-MACAddress` header.
-    pub mac_address: String,
-    /// Whether to space requests by the quotas.
-    pub rate_limits: RateLimits,
-}
-
-impl Default for AngelOneConfig {
-    fn default() -> Self {
-        Self {
-            base_url: Url::parse(PRODUCTION_BASE_URL)
-                .unwrap_or_else(|_| unreachable!("the production URL is valid")),
-            http: HttpClientConfig::default(),
-            mac_address: "00:00:00:00:00:00".to_owned(),
-            rate_limits: RateLimits::Published,
-        }
-    }
-}
-
-impl AngelOneConfig {
-    /// The default configuration pointed at another base URL.
-    pub fn with_base_url(base_url: Url) -> Self {
-        Self {
-            base_url,
-            ..Self::default()
-        }
-    }
-
-    /// The same configuration with requests leaving from `egress`.
-    #[must_use]
-    pub fn bound_to(mut self, egress: EgressBinding) -> Self {
-        self.http.egress = Some(egress);
-        self
-    }
-}
+/// Room for a request body, so that serializing one never reallocates (a reallocation would
+/// leave a copy of the MPIN behind in freed memory). The login body is about 100 bytes.
+const BODY_CAPACITY: usize = 1024;
 
 /// The raw SmartAPI client of one account.
 pub struct AngelOneHttpClient {
-    http: reqwest::Client,
-    base_url: String,
+    http: HttpClient,
+    api_url: String,
     headers: HeaderMap,
     egress_ip: Option<IpAddr>,
-    limiter: Option<RateLimiter<Endpoint>>,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl std::fmt::Debug for AngelOneHttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AngelOneHttpClient")
-            .field("base_url", &self.base_url)
+            .field("api_url", &self.api_url)
             .field("egress_ip", &self.egress_ip)
             .field("rate_limited", &self.limiter.is_some())
             .finish_non_exhaustive()
     }
 }
 
-fn header(value: &str, name: &'static str) -> Result<HeaderValue, HttpClientError> {
-    HeaderValue::from_str(value)
-        .map_err(|_| HttpClientError::Build(format!("{name} is not a valid HTTP header value")))
+/// A buffer that is wiped when dropped.
+struct Wiped(Vec<u8>);
+
+impl AsRef<[u8]> for Wiped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        self.0.zeroize();
+        #[cfg(test)]
+        tests::WIPED.with(|wiped| wiped.set(wiped.get() + 1));
+    }
+}
+
+/// Bytes that are wiped when their last holder (the HTTP stack, once it has sent them) drops
+/// them.
+fn wiped_on_drop(buffer: Vec<u8>) -> Bytes {
+    Bytes::from_owner(Wiped(buffer))
+}
+
+/// A sensitive header value held in a buffer wiped on drop.
+fn secret_header(value: Vec<u8>) -> Option<HeaderValue> {
+    let value = wiped_on_drop(value);
+    let mut header = HeaderValue::from_maybe_shared(value).ok()?;
+    header.set_sensitive(true);
+    Some(header)
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 impl AngelOneHttpClient {
-    /// Builds the client for the account whose SmartAPI key is `api_key`.
+    /// The client of the account whose SmartAPI key is `api_key`, sending through `http`
+    /// (the shared client of the account's egress address) to `api_url`.
     ///
     /// # Errors
-    /// [`HttpClientError`] when the egress address is not on this machine, or the key or MAC
-    /// address cannot go in a header.
-    pub fn new(config: &AngelOneConfig, api_key: &SecretString) -> Result<Self, HttpClientError> {
-        let http = config.http.build()?;
-        let (local, public) = config.http.egress.map_or(
+    /// [`ConnectError::BadUrl`] when `api_url` is malformed (or plain http on a client that
+    /// does not allow it), [`ConnectError::Credentials`] when the key cannot go in a header.
+    pub fn new(
+        http: HttpClient,
+        api_url: &str,
+        api_key: &SecretString,
+    ) -> Result<Self, ConnectError> {
+        let api_url = http.check_base_url("API URL", api_url)?;
+        let egress = http.egress();
+        let (local, public) = egress.map_or(
             (
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
             ),
             |egress| (egress.local, egress.public),
         );
-        let mut private_key = header(api_key.expose_secret(), "the API key")?;
-        private_key.set_sensitive(true);
+        let private_key = secret_header(api_key.expose_secret().as_bytes().to_vec())
+            .ok_or(CredentialError::BadCharacters { field: "API key" })?;
         let json = HeaderValue::from_static("application/json");
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, json.clone());
@@ -137,32 +150,31 @@ impl AngelOneHttpClient {
             HeaderName::from_static("x-sourceid"),
             HeaderValue::from_static("WEB"),
         );
-        headers.insert(
-            HeaderName::from_static("x-clientlocalip"),
-            header(&local.to_string(), "the local IP")?,
-        );
-        headers.insert(
-            HeaderName::from_static("x-clientpublicip"),
-            header(&public.to_string(), "the public IP")?,
-        );
+        for (name, ip) in [("x-clientlocalip", local), ("x-clientpublicip", public)] {
+            let value = HeaderValue::from_str(&ip.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("127.0.0.1"));
+            headers.insert(HeaderName::from_static(name), value);
+        }
         headers.insert(
             HeaderName::from_static("x-macaddress"),
-            header(&config.mac_address, "the MAC address")?,
+            HeaderValue::from_static(MAC_ADDRESS),
         );
         headers.insert(HeaderName::from_static("x-privatekey"), private_key);
-        let limiter = match config.rate_limits {
-            RateLimits::Published => Some(RateLimiter::new(
-                Endpoint::ALL.map(|endpoint| (endpoint, endpoint.quotas())),
-            )),
-            RateLimits::Off => None,
-        };
         Ok(Self {
             http,
-            base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            api_url: api_url.as_str().trim_end_matches('/').to_owned(),
             headers,
-            egress_ip: config.http.egress.map(|egress| egress.public),
-            limiter,
+            egress_ip: egress.map(|egress| egress.public),
+            limiter: None,
         })
+    }
+
+    /// The same client, waiting on `limiter` before every request (Angel One's quotas:
+    /// [`crate::default_quota_rules`]).
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// The public address requests leave from, when bound.
@@ -171,49 +183,56 @@ impl AngelOneHttpClient {
     }
 
     /// Sends one request and decodes the envelope's `data`.
-    async fn execute<T: DeserializeOwned>(
+    async fn call<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         path_suffix: &str,
         session: Option<&SecretString>,
         body: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<Option<T>, BrokerError> {
+    ) -> Result<(u16, Option<T>), BrokerError> {
         if let Some(limiter) = &self.limiter {
-            limiter.acquire(endpoint).await;
+            limiter.acquire(endpoint.class()).await;
         }
-        let name = endpoint_name(endpoint);
-        let url = format!("{}{}{}", self.base_url, endpoint.path(), path_suffix);
+        let name = endpoint.name();
+        let call = endpoint.call_kind();
+        let url = format!("{}{}{}", self.api_url, endpoint.path(), path_suffix);
         let mut request = self
             .http
+            .client()
             .request(endpoint.method(), url)
             .headers(self.headers.clone());
         if let Some(token) = session {
-            let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                .map_err(|_| BrokerError::SessionExpired {
-                    message: "the stored session token cannot be sent in a header".to_owned(),
-                })?;
-            bearer.set_sensitive(true);
+            let mut value = Vec::with_capacity(token.expose_secret().len() + 7);
+            value.extend_from_slice(b"Bearer ");
+            value.extend_from_slice(token.expose_secret().as_bytes());
+            let bearer = secret_header(value).ok_or_else(|| BrokerError::SessionExpired {
+                message: "the stored session token cannot be sent in a header; log in again"
+                    .to_owned(),
+            })?;
             request = request.header(AUTHORIZATION, bearer);
         }
         if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|error| BrokerError::Decode {
-                message: format!("{name}: could not encode the request: {error}"),
+            let mut buffer = Wiped(Vec::with_capacity(BODY_CAPACITY));
+            serde_json::to_writer(&mut buffer.0, body).map_err(|_| BrokerError::Decode {
+                message: format!("{name}: the request could not be encoded"),
             })?;
-            request = request.body(bytes);
+            request = request.body(Bytes::from_owner(buffer));
         }
         let started = Instant::now();
         tracing::debug!(endpoint = name, "SmartAPI request");
-        let response = request.send().await.map_err(|error| {
-            transport::transport_failure(&error, endpoint.changes_orders(), name)
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport::no_answer(&error, call, name))?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|error| {
-            transport::transport_failure(&error, endpoint.changes_orders(), name)
-        })?;
+        let retry_after = retry_after(response.headers());
+        let answer = transport::read_body(response, MAX_API_ANSWER_BYTES, call, name).await?;
+        // The login and token answers carry the new session's tokens.
+        let answer = Zeroizing::new(answer);
         tracing::debug!(
             endpoint = name,
             status,
-            bytes = bytes.len(),
+            bytes = answer.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "SmartAPI response"
         );
@@ -222,61 +241,57 @@ impl AngelOneHttpClient {
             status,
             egress_ip: self.egress_ip,
         };
-        if status >= 500 && endpoint.changes_orders() {
-            return Err(transport::server_failure(status, true, name));
-        }
-        let envelope = match serde_json::from_slice::<RawEnvelope>(&bytes) {
+        let envelope = match serde_json::from_slice::<RawEnvelope>(&answer) {
             Ok(raw) => Envelope::from(raw),
-            Err(_) => return Err(error::from_non_json(&bytes, context)),
+            Err(_) => return Err(error::from_non_envelope(&answer, retry_after, context)),
         };
         match envelope {
             Envelope::Failure { code, message } => {
-                let error = error::from_code(code.as_deref(), &message, context);
-                tracing::debug!(endpoint = name, %error, "SmartAPI refused the request");
+                let error = error::from_code(code, message, context);
+                tracing::debug!(endpoint = name, kind = %error.kind(), "SmartAPI refused the request");
                 Err(error)
             }
-            Envelope::Success(None) => Ok(None),
-            Envelope::Success(Some(data)) => {
-                serde_json::from_value(data).map(Some).map_err(|error| {
-                    let detail = if endpoint.carries_secrets() {
-                        "the answer's data does not have the expected fields".to_owned()
-                    } else {
-                        error.to_string()
-                    };
-                    transport::unreadable_answer(status, endpoint.changes_orders(), name, &detail)
-                })
+            Envelope::Success(_) if status >= 500 => {
+                Err(transport::server_failure(status, call, name))
             }
+            Envelope::Success(_) if status >= 400 => {
+                Err(error::from_non_envelope(&answer, retry_after, context))
+            }
+            Envelope::Success(None) => Ok((status, None)),
+            Envelope::Success(Some(data)) => Ok((status, Some(decode(data, endpoint, status)?))),
         }
     }
 
-    /// Like [`Self::execute`], but the answer must carry `data`.
-    async fn execute_expecting<T: DeserializeOwned>(
+    /// Like [`Self::call`], but the answer must carry `data`.
+    async fn call_expecting<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         path_suffix: &str,
         session: Option<&SecretString>,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T, BrokerError> {
-        self.execute(endpoint, path_suffix, session, body)
-            .await?
-            .ok_or_else(|| BrokerError::Decode {
-                message: format!(
-                    "{}: a successful answer without data",
-                    endpoint_name(endpoint)
-                ),
-            })
+        let (status, data) = self.call(endpoint, path_suffix, session, body).await?;
+        data.ok_or_else(|| {
+            transport::unreadable_answer(
+                endpoint.call_kind(),
+                status,
+                endpoint.name(),
+                "a successful answer without data",
+            )
+        })
     }
 
-    /// Like [`Self::execute`] for list endpoints, where no data means an empty list.
-    async fn execute_list<T: DeserializeOwned>(
+    /// Like [`Self::call`] for list endpoints, where no data means an empty list.
+    async fn call_list<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         session: &SecretString,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Vec<T>, BrokerError> {
         Ok(self
-            .execute(endpoint, "", Some(session), body)
+            .call(endpoint, "", Some(session), body)
             .await?
+            .1
             .unwrap_or_default())
     }
 
@@ -284,8 +299,8 @@ impl AngelOneHttpClient {
     ///
     /// # Errors
     /// [`BrokerError::InvalidCredentials`], [`BrokerError::InvalidTotp`], or any other.
-    pub async fn login(&self, body: &LoginBody<'_>) -> Result<TokenData, BrokerError> {
-        self.execute_expecting(Endpoint::Login, "", None, Some(body))
+    pub async fn login(&self, body: &LoginBody<'_>) -> Result<WireSession, BrokerError> {
+        self.call_expecting(Endpoint::Login, "", None, Some(body))
             .await
     }
 
@@ -297,8 +312,8 @@ impl AngelOneHttpClient {
         &self,
         session: &SecretString,
         body: &RefreshBody<'_>,
-    ) -> Result<TokenData, BrokerError> {
-        self.execute_expecting(Endpoint::GenerateTokens, "", Some(session), Some(body))
+    ) -> Result<WireSession, BrokerError> {
+        self.call_expecting(Endpoint::GenerateTokens, "", Some(session), Some(body))
             .await
     }
 
@@ -306,8 +321,8 @@ impl AngelOneHttpClient {
     ///
     /// # Errors
     /// Any [`BrokerError`].
-    pub async fn profile(&self, session: &SecretString) -> Result<ProfileData, BrokerError> {
-        self.execute_expecting(Endpoint::Profile, "", Some(session), None::<&()>)
+    pub async fn profile(&self, session: &SecretString) -> Result<WireProfile, BrokerError> {
+        self.call_expecting(Endpoint::Profile, "", Some(session), None::<&()>)
             .await
     }
 
@@ -320,7 +335,7 @@ impl AngelOneHttpClient {
         session: &SecretString,
         body: &LogoutBody,
     ) -> Result<(), BrokerError> {
-        self.execute::<serde_json::Value>(Endpoint::Logout, "", Some(session), Some(body))
+        self.call::<serde_json::Value>(Endpoint::Logout, "", Some(session), Some(body))
             .await
             .map(drop)
     }
@@ -329,12 +344,12 @@ impl AngelOneHttpClient {
     ///
     /// # Errors
     /// Any [`BrokerError`].
-    pub async fn funds(&self, session: &SecretString) -> Result<RmsData, BrokerError> {
-        self.execute_expecting(Endpoint::Funds, "", Some(session), None::<&()>)
+    pub async fn funds(&self, session: &SecretString) -> Result<WireFunds, BrokerError> {
+        self.call_expecting(Endpoint::Funds, "", Some(session), None::<&()>)
             .await
     }
 
-    /// `placeOrder`. Never repeated: a timeout or 5xx gives
+    /// `placeOrder`. Never repeated: a lost answer gives
     /// [`BrokerError::OrderOutcomeUnknown`].
     ///
     /// # Errors
@@ -344,35 +359,43 @@ impl AngelOneHttpClient {
         &self,
         session: &SecretString,
         body: &PlaceOrderBody,
-    ) -> Result<OrderAck, BrokerError> {
-        self.execute_expecting(Endpoint::PlaceOrder, "", Some(session), Some(body))
+    ) -> Result<WireOrderAck, BrokerError> {
+        self.call_expecting(Endpoint::PlaceOrder, "", Some(session), Some(body))
             .await
     }
 
     /// `modifyOrder`. Never repeated.
     ///
     /// # Errors
-    /// As for [`Self::place_order`].
+    /// [`broker_core::ValidationError::MalformedOrderId`] without sending anything for an
+    /// order id SmartAPI never issues, [`BrokerError::OrderNotFound`], or as for
+    /// [`Self::place_order`].
     pub async fn modify_order(
         &self,
         session: &SecretString,
         body: &ModifyOrderBody,
-    ) -> Result<OrderAck, BrokerError> {
-        self.execute_expecting(Endpoint::ModifyOrder, "", Some(session), Some(body))
+    ) -> Result<WireOrderAck, BrokerError> {
+        order_id_param(&body.orderid)?;
+        self.call_expecting(Endpoint::ModifyOrder, "", Some(session), Some(body))
             .await
+            .map_err(|error| error::not_found_as_such(error, &body.orderid))
     }
 
     /// `cancelOrder`. Never repeated.
     ///
     /// # Errors
-    /// As for [`Self::place_order`].
+    /// [`broker_core::ValidationError::MalformedOrderId`] without sending anything for an
+    /// order id SmartAPI never issues, [`BrokerError::OrderNotFound`], or as for
+    /// [`Self::place_order`].
     pub async fn cancel_order(
         &self,
         session: &SecretString,
         body: &CancelOrderBody,
-    ) -> Result<OrderAck, BrokerError> {
-        self.execute_expecting(Endpoint::CancelOrder, "", Some(session), Some(body))
+    ) -> Result<WireOrderAck, BrokerError> {
+        order_id_param(&body.orderid)?;
+        self.call_expecting(Endpoint::CancelOrder, "", Some(session), Some(body))
             .await
+            .map_err(|error| error::not_found_as_such(error, &body.orderid))
     }
 
     /// `getOrderBook`: the day's orders.
@@ -380,7 +403,7 @@ impl AngelOneHttpClient {
     /// # Errors
     /// Any [`BrokerError`].
     pub async fn order_book(&self, session: &SecretString) -> Result<Vec<WireOrder>, BrokerError> {
-        self.execute_list(Endpoint::OrderBook, session, None::<&()>)
+        self.call_list(Endpoint::OrderBook, session, None::<&()>)
             .await
     }
 
@@ -389,7 +412,7 @@ impl AngelOneHttpClient {
     /// # Errors
     /// Any [`BrokerError`].
     pub async fn trade_book(&self, session: &SecretString) -> Result<Vec<WireTrade>, BrokerError> {
-        self.execute_list(Endpoint::TradeBook, session, None::<&()>)
+        self.call_list(Endpoint::TradeBook, session, None::<&()>)
             .await
     }
 
@@ -401,7 +424,7 @@ impl AngelOneHttpClient {
         &self,
         session: &SecretString,
     ) -> Result<Vec<WirePosition>, BrokerError> {
-        self.execute_list(Endpoint::Positions, session, None::<&()>)
+        self.call_list(Endpoint::Positions, session, None::<&()>)
             .await
     }
 
@@ -410,40 +433,57 @@ impl AngelOneHttpClient {
     /// # Errors
     /// Any [`BrokerError`].
     pub async fn holdings(&self, session: &SecretString) -> Result<Vec<WireHolding>, BrokerError> {
-        self.execute_list(Endpoint::Holdings, session, None::<&()>)
+        self.call_list(Endpoint::Holdings, session, None::<&()>)
+            .await
+    }
+
+    /// `getAllHolding`: every holding and their totals.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    pub async fn all_holdings(
+        &self,
+        session: &SecretString,
+    ) -> Result<WireAllHoldings, BrokerError> {
+        Ok(self
+            .call(Endpoint::AllHoldings, "", Some(session), None::<&()>)
+            .await?
+            .1
+            .unwrap_or_default())
+    }
+
+    /// `historical/v1/getCandleData`: candles of one instrument.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    pub async fn candle_data(
+        &self,
+        session: &SecretString,
+        body: &CandleDataBody,
+    ) -> Result<Vec<WireCandle>, BrokerError> {
+        self.call_list(Endpoint::CandleData, session, Some(body))
             .await
     }
 
     /// `details/{uniqueorderid}`: one order's current state.
     ///
     /// # Errors
-    /// [`BrokerError::Broker`] without sending anything when the id has characters other
-    /// than letters, digits and `-`; otherwise any [`BrokerError`].
+    /// [`broker_core::ValidationError::MalformedOrderId`] without sending anything when the id
+    /// is not one SmartAPI issues (it goes into the path); otherwise any [`BrokerError`].
     pub async fn order_details(
         &self,
         session: &SecretString,
         unique_order_id: &str,
     ) -> Result<WireOrder, BrokerError> {
-        if unique_order_id.is_empty()
-            || !unique_order_id
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
-        {
-            return Err(BrokerError::Broker {
-                code: None,
-                message: format!(
-                    "{unique_order_id:?} is not a SmartAPI unique order id (letters, digits and '-')"
-                ),
-                status: None,
-            });
-        }
-        self.execute_expecting(
+        let unique_order_id = order_id_param(unique_order_id)?;
+        self.call_expecting(
             Endpoint::OrderDetails,
             unique_order_id,
             Some(session),
             None::<&()>,
         )
         .await
+        .map_err(|error| error::not_found_as_such(error, unique_order_id))
     }
 
     /// `getLtpData`: one instrument's last price.
@@ -454,12 +494,12 @@ impl AngelOneHttpClient {
         &self,
         session: &SecretString,
         body: &LtpBody,
-    ) -> Result<LtpData, BrokerError> {
-        self.execute_expecting(Endpoint::Ltp, "", Some(session), Some(body))
+    ) -> Result<WireLtp, BrokerError> {
+        self.call_expecting(Endpoint::Ltp, "", Some(session), Some(body))
             .await
     }
 
-    /// `market/v1/quote`: quotes for many tokens at once.
+    /// `market/v1/quote`: quotes for many symbol tokens at once.
     ///
     /// # Errors
     /// Any [`BrokerError`].
@@ -467,10 +507,11 @@ impl AngelOneHttpClient {
         &self,
         session: &SecretString,
         body: &QuoteBody,
-    ) -> Result<QuoteData, BrokerError> {
+    ) -> Result<WireQuotes, BrokerError> {
         Ok(self
-            .execute(Endpoint::Quote, "", Some(session), Some(body))
+            .call(Endpoint::Quote, "", Some(session), Some(body))
             .await?
+            .1
             .unwrap_or_default())
     }
 
@@ -483,7 +524,7 @@ impl AngelOneHttpClient {
         session: &SecretString,
         body: &ConvertPositionBody,
     ) -> Result<(), BrokerError> {
-        self.execute::<serde_json::Value>(Endpoint::ConvertPosition, "", Some(session), Some(body))
+        self.call::<serde_json::Value>(Endpoint::ConvertPosition, "", Some(session), Some(body))
             .await
             .map(drop)
     }
@@ -496,8 +537,141 @@ impl AngelOneHttpClient {
         &self,
         session: &SecretString,
         body: &SearchScripBody,
-    ) -> Result<Vec<ScripMatch>, BrokerError> {
-        self.execute_list(Endpoint::SearchScrip, session, Some(body))
+    ) -> Result<Vec<WireScrip>, BrokerError> {
+        self.call_list(Endpoint::SearchScrip, session, Some(body))
             .await
+    }
+}
+
+/// Decodes an answer's `data` from its text. A failure names the field path only, never a
+/// value: answers carry personal data (names, e-mail addresses, holdings) and, at login,
+/// tokens.
+fn decode<T: DeserializeOwned>(
+    data: &RawValue,
+    endpoint: Endpoint,
+    status: u16,
+) -> Result<T, BrokerError> {
+    serde_json::from_str(data.get()).map_err(|_| {
+        // Decoding again with the path tracked costs nothing on the successful path.
+        let mut deserializer = serde_json::Deserializer::from_str(data.get());
+        let detail = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Err(error) => {
+                let inner = error.inner().to_string();
+                let path = error.path().to_string();
+                if inner.starts_with("missing field") {
+                    format!("the answer's data at {path}: {inner}")
+                } else {
+                    format!("the answer's data at {path} has a value of the wrong type or format")
+                }
+            }
+            Ok(_) => "the answer's data does not have the expected shape".to_owned(),
+        };
+        transport::unreadable_answer(endpoint.call_kind(), status, endpoint.name(), &detail)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    use broker_core::{EgressBinding, HttpClientConfig};
+    use wiremock::matchers::{body_string_contains, header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use crate::http::models::LoginBody;
+
+    thread_local! {
+        /// How many secret-holding buffers this thread wiped (a current-thread test runtime
+        /// drops the HTTP stack's buffers on the test's own thread).
+        pub(super) static WIPED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn wiped() -> usize {
+        WIPED.with(Cell::get)
+    }
+
+    /// Waits (up to a second) for the connection task to drop what it sent.
+    async fn wiped_since(start: usize, expected: usize) -> usize {
+        for _ in 0..200 {
+            if wiped() - start >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        wiped() - start
+    }
+
+    async fn client_of(server: &MockServer) -> AngelOneHttpClient {
+        let http = HttpClientConfig::bound_to(EgressBinding::direct("127.0.0.1".parse().unwrap()))
+            .allow_plain_http()
+            .build()
+            .unwrap();
+        AngelOneHttpClient::new(http, &server.uri(), &SecretString::from("apiKEY9")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_login_body_bearer_header_and_api_key_are_wiped_once_sent_or_dropped() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(body_string_contains(r#""password":"4321""#))
+            .and(header("x-privatekey", "apiKEY9"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "status": true, "message": "SUCCESS", "errorcode": "",
+                "data": {"jwtToken": "eyJnew", "refreshToken": "ref", "feedToken": "feed"}
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(header("authorization", "Bearer eyJnew"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "status": true, "message": "SUCCESS", "errorcode": "", "data": null
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let client = client_of(&server).await;
+        let start = wiped();
+        let (mpin, totp) = (SecretString::from("4321"), SecretString::from("654321"));
+        let session = client
+            .login(&LoginBody {
+                clientcode: "A1",
+                password: &mpin,
+                totp: &totp,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            wiped_since(start, 1).await,
+            1,
+            "the login body (MPIN and TOTP code)"
+        );
+        client.order_book(&session.jwt_token).await.unwrap();
+        assert_eq!(wiped_since(start, 2).await, 2, "and the bearer header");
+        drop(client);
+        assert_eq!(
+            wiped() - start,
+            3,
+            "and the API key header, with the client"
+        );
+        server.verify().await;
+    }
+
+    #[test]
+    fn a_decode_failure_names_the_field_but_not_the_value() {
+        let data = serde_json::json!([{"orderid": "1", "variety": "NORMAL", "ordertype": "LIMIT",
+            "producttype": "DELIVERY", "quantity": "Asha Verma", "tradingsymbol": "SBIN-EQ",
+            "transactiontype": "BUY", "exchange": "NSE"}]);
+        let data = RawValue::from_string(data.to_string()).unwrap();
+        let error = decode::<Vec<WireOrder>>(&data, Endpoint::OrderBook, 200).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("[0].quantity"), "{text}");
+        assert!(!text.contains("Asha"), "{text}");
+        let data = RawValue::from_string(r#"{"name": "Asha Verma"}"#.to_owned()).unwrap();
+        let error = decode::<WireProfile>(&data, Endpoint::Profile, 200).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("missing field `clientcode`"), "{text}");
+        assert!(!text.contains("Asha"), "{text}");
     }
 }

@@ -3,16 +3,29 @@
 //! SmartAPI answers errors in several shapes: a backend envelope with `errorcode`, a gateway
 //! envelope with `errorCode` (AG8001 can come inside HTTP 200), a plain-text HTTP 403 when
 //! the access rate is exceeded, and an HTML page or an empty HTTP 400 from the web
-//! application firewall. Error codes: <https://smartapi.angelbroking.com/docs/ResponseStructure>.
+//! application firewall. The codes that say something specific (session, IP, credentials,
+//! order not found) are mapped here, whatever the call; every other code, and every answer
+//! that is not an envelope, goes through [`broker_core::transport`], the one rule both broker
+//! crates share. Error codes: <https://smartapi.angelbroking.com/docs/ResponseStructure>.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use broker_core::{BrokerError, transport};
+use broker_core::transport::{self, Refusal};
+use broker_core::{BrokerError, OrderId};
 
 use super::endpoint::Endpoint;
 
 /// Codes that mean the session token is no longer accepted (the Java SDK's list).
 const SESSION_EXPIRED_CODES: [&str; 5] = ["AG8001", "AG8003", "AB8050", "AB8051", "AB1010"];
+
+/// Codes by which SmartAPI reports a failure of its own ("Something went wrong, please try
+/// after some time", "Internal error", "Error not specified"): the request may have been
+/// executed, so an order call answered with one has an unknown outcome.
+const INTERNAL_CODES: [&str; 3] = ["AB1004", "AB2000", "AB2001"];
+
+/// SmartAPI's "Order not found".
+pub(crate) const ORDER_NOT_FOUND: &str = "AB1013";
 
 /// What the client knew when an answer came back.
 #[derive(Debug, Clone, Copy)]
@@ -25,116 +38,103 @@ pub(crate) struct ErrorContext {
     pub egress_ip: Option<IpAddr>,
 }
 
-/// Maps an error envelope's code and message to an error kind.
-pub(crate) fn from_code(code: Option<&str>, message: &str, context: ErrorContext) -> BrokerError {
+/// Maps an error envelope's code and message.
+pub(crate) fn from_code(
+    code: Option<String>,
+    message: String,
+    context: ErrorContext,
+) -> BrokerError {
     let message = message.trim().to_owned();
-    let Some(code) = code else {
-        return BrokerError::Broker {
-            code: None,
-            message: if message.is_empty() {
-                "the broker reported a failure without a code or message".to_owned()
-            } else {
-                message
-            },
-            status: Some(context.status),
-        };
-    };
-    if SESSION_EXPIRED_CODES.contains(&code) {
-        return BrokerError::SessionExpired {
-            message: format!("{message} ({code})"),
-        };
-    }
-    match code {
-        "AG8004" => BrokerError::InvalidCredentials {
-            message: format!("the API key was refused: {message} ({code})"),
-        },
-        "AG7002" => BrokerError::IpNotWhitelisted {
+    let call = context.endpoint.call_kind();
+    let with_code = |code: &str| format!("{message} ({code})");
+    let specific = match code.as_deref() {
+        Some(code) if SESSION_EXPIRED_CODES.contains(&code) => Some(BrokerError::SessionExpired {
+            message: with_code(code),
+        }),
+        Some(code @ "AG8004") => Some(BrokerError::InvalidCredentials {
+            message: format!("the API key was refused: {}", with_code(code)),
+        }),
+        Some(code @ "AG7002") => Some(BrokerError::IpNotWhitelisted {
             ip: context.egress_ip,
-            message: format!("{message} ({code})"),
-        },
-        "AB1050" => BrokerError::InvalidTotp {
+            message: with_code(code),
+        }),
+        Some(code @ "AB1050") => Some(BrokerError::InvalidTotp {
             message: format!(
-                "{message} ({code}); check the TOTP secret and that this machine's clock is right"
+                "{}; check the TOTP secret and that this machine's clock is right",
+                with_code(code)
             ),
-        },
-        "AB7001" => BrokerError::InvalidCredentials {
+        }),
+        Some(code @ "AB7001") => Some(BrokerError::InvalidCredentials {
             message: format!(
-                "{message} ({code}): SmartAPI logs in with the account's MPIN, not the web password"
+                "{}: SmartAPI logs in with the account's MPIN, not the web password",
+                with_code(code)
             ),
-        },
-        "AB1007" => BrokerError::InvalidCredentials {
-            message: format!("{message} ({code}): the client code or MPIN is wrong"),
-        },
-        _ if context.endpoint.changes_orders() => BrokerError::OrderRejected {
-            code: Some(code.to_owned()),
-            message,
-        },
-        _ => BrokerError::Broker {
-            code: Some(code.to_owned()),
-            message,
-            status: Some(context.status),
-        },
+        }),
+        Some(code @ "AB1007") if context.endpoint == Endpoint::Login => {
+            Some(BrokerError::InvalidCredentials {
+                message: format!("{}: the client code or MPIN is wrong", with_code(code)),
+            })
+        }
+        _ => None,
+    };
+    if let Some(error) = specific {
+        return error;
     }
+    let refusal = match code.as_deref() {
+        Some(code) if INTERNAL_CODES.contains(&code) => Refusal::Internal,
+        // A 5xx answer in the broker's own format still says its side failed.
+        _ if context.status >= 500 => Refusal::Internal,
+        _ => Refusal::Definite,
+    };
+    let message = if message.is_empty() {
+        "the broker reported a failure without a message".to_owned()
+    } else {
+        message
+    };
+    transport::reported_error(call, context.status, refusal, code, message)
 }
 
-/// Classifies an answer whose body is not a JSON envelope.
-pub(crate) fn from_non_json(body: &[u8], context: ErrorContext) -> BrokerError {
-    let text = String::from_utf8_lossy(body);
-    let trimmed = text.trim();
-    let status = context.status;
-    if trimmed
-        .to_ascii_lowercase()
-        .contains("exceeding access rate")
-    {
-        return BrokerError::RateLimited {
-            retry_after: None,
-            message: format!(
-                "{} answered HTTP {status} \"access denied because of exceeding access rate\"",
-                endpoint_name(context.endpoint)
+/// Classifies an answer whose body is not a SmartAPI envelope (see [`transport`]).
+pub(crate) fn from_non_envelope(
+    body: &[u8],
+    retry_after: Option<Duration>,
+    context: ErrorContext,
+) -> BrokerError {
+    let call = context.endpoint.call_kind();
+    let name = context.endpoint.name();
+    if (300..400).contains(&context.status) {
+        return transport::unreadable_answer(
+            call,
+            context.status,
+            name,
+            &format!(
+                "HTTP {} redirect; redirects are never followed (they would send the API key and the session to another place)",
+                context.status
             ),
-        };
-    }
-    if status >= 500 {
-        return transport::server_failure(
-            status,
-            context.endpoint.changes_orders(),
-            endpoint_name(context.endpoint),
         );
     }
-    // Only the firewall's own page proves the request went no further; any other HTML (a
-    // proxy's, say) says nothing about whether an order reached SmartAPI.
-    if trimmed.starts_with('<') && trimmed.to_ascii_lowercase().contains("request rejected") {
-        return BrokerError::RequestBlocked {
-            status,
-            message: "the broker's web application firewall answered with an HTML \"Request Rejected\" page; the request never reached SmartAPI".to_owned(),
-        };
-    }
-    if trimmed.is_empty() && status == 400 {
-        return BrokerError::RequestBlocked {
-            status,
-            message: "the broker's web application firewall answered with an empty HTTP 400; the request never reached SmartAPI".to_owned(),
-        };
-    }
-    transport::unreadable_answer(
-        status,
-        context.endpoint.changes_orders(),
-        endpoint_name(context.endpoint),
-        &format!(
-            "HTTP {status} with a body that is not a SmartAPI envelope ({} bytes)",
-            body.len()
-        ),
-    )
+    transport::unenveloped_answer(call, context.status, body, retry_after, name)
 }
 
-/// A short name of the endpoint for messages.
-pub(crate) fn endpoint_name(endpoint: Endpoint) -> &'static str {
-    let path = endpoint.path().trim_end_matches('/');
-    path.rsplit('/').next().unwrap_or(path)
+/// Turns SmartAPI's "order not found" into [`BrokerError::OrderNotFound`] for `order_id`.
+pub(crate) fn not_found_as_such(error: BrokerError, order_id: &str) -> BrokerError {
+    match error {
+        BrokerError::OrderRejected {
+            code: Some(code), ..
+        }
+        | BrokerError::Broker {
+            code: Some(code), ..
+        } if code == ORDER_NOT_FOUND => BrokerError::OrderNotFound {
+            order_id: OrderId::new(order_id),
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use broker_core::{ConnectivityKind, PlacementOutcome};
 
     fn context(endpoint: Endpoint, status: u16) -> ErrorContext {
         ErrorContext {
@@ -144,38 +144,47 @@ mod tests {
         }
     }
 
+    fn coded(code: &str, endpoint: Endpoint, status: u16) -> BrokerError {
+        from_code(
+            Some(code.into()),
+            "message".into(),
+            context(endpoint, status),
+        )
+    }
+
     #[test]
     fn error_code_table_maps_every_documented_code() {
-        let profile = context(Endpoint::Profile, 200);
         for code in SESSION_EXPIRED_CODES {
-            assert!(matches!(
-                from_code(Some(code), "Invalid Token", profile),
-                BrokerError::SessionExpired { .. }
-            ));
+            assert!(coded(code, Endpoint::Profile, 200).needs_login());
+            assert!(coded(code, Endpoint::PlaceOrder, 401).needs_login());
         }
         type Expectation = fn(&BrokerError) -> bool;
-        let cases: [(&str, Expectation); 6] = [
-            ("AG8004", |e| {
+        let cases: [(&str, Endpoint, Expectation); 6] = [
+            ("AG8004", Endpoint::OrderBook, |e| {
                 matches!(e, BrokerError::InvalidCredentials { .. })
             }),
-            ("AG7002", |e| {
+            ("AG7002", Endpoint::PlaceOrder, |e| {
                 matches!(e, BrokerError::IpNotWhitelisted { ip: Some(_), .. })
             }),
-            ("AB1050", |e| matches!(e, BrokerError::InvalidTotp { .. })),
+            ("AB1050", Endpoint::Login, |e| {
+                matches!(e, BrokerError::InvalidTotp { .. })
+            }),
             (
                 "AB7001",
+                Endpoint::Login,
                 |e| matches!(e, BrokerError::InvalidCredentials { message } if message.contains("MPIN")),
             ),
-            ("AB1007", |e| {
+            ("AB1007", Endpoint::Login, |e| {
                 matches!(e, BrokerError::InvalidCredentials { .. })
             }),
             (
                 "AB9999",
+                Endpoint::Profile,
                 |e| matches!(e, BrokerError::Broker { code: Some(code), status: Some(200), .. } if code == "AB9999"),
             ),
         ];
-        for (code, expected) in cases {
-            let error = from_code(Some(code), "message", profile);
+        for (code, endpoint, expected) in cases {
+            let error = coded(code, endpoint, 200);
             assert!(expected(&error), "{code}: {error:?}");
         }
     }
@@ -183,55 +192,64 @@ mod tests {
     #[test]
     fn unregistered_ip_names_the_egress_address() {
         let error = from_code(
-            Some("AG7002"),
-            "Access denied: Unregistered IP address. Register your IP before retrying.",
+            Some("AG7002".into()),
+            "Access denied: Unregistered IP address. Register your IP before retrying.".into(),
             context(Endpoint::PlaceOrder, 403),
         );
         assert!(error.to_string().contains("127.0.0.2"), "{error}");
     }
 
     #[test]
-    fn order_call_codes_become_rejections_keeping_code_and_message() {
-        let error = from_code(
-            Some("AB4008"),
-            "ordertag length should be less than 20",
-            context(Endpoint::PlaceOrder, 200),
-        );
+    fn other_codes_on_order_calls_are_rejections_unless_the_broker_failed_itself() {
+        let error = coded("AB4008", Endpoint::PlaceOrder, 200);
         assert_eq!(
             error,
             BrokerError::OrderRejected {
                 code: Some("AB4008".into()),
-                message: "ordertag length should be less than 20".into()
+                message: "message".into()
+            }
+        );
+        for code in INTERNAL_CODES {
+            for endpoint in [
+                Endpoint::PlaceOrder,
+                Endpoint::ModifyOrder,
+                Endpoint::CancelOrder,
+            ] {
+                let error = coded(code, endpoint, 200);
+                assert_eq!(
+                    error.placement_outcome(),
+                    PlacementOutcome::Unknown,
+                    "{code}"
+                );
+            }
+            assert!(coded(code, Endpoint::OrderBook, 200).is_retryable());
+        }
+        // A definite-looking code inside a 5xx still leaves the outcome unknown.
+        assert_eq!(
+            coded("AB4008", Endpoint::PlaceOrder, 500),
+            BrokerError::OrderOutcomeUnknown {
+                kind: ConnectivityKind::BrokerInternal { status: 500 }
             }
         );
     }
 
     #[test]
-    fn non_json_answers_are_classified_by_their_body() {
-        let rate = from_non_json(
-            b"Access denied because of exceeding access rate",
-            context(Endpoint::OrderBook, 403),
+    fn a_redirect_is_reported_as_unfollowed() {
+        let error = from_non_envelope(b"", None, context(Endpoint::Login, 307));
+        assert!(matches!(error, BrokerError::Decode { .. }), "{error:?}");
+        assert!(error.to_string().contains("never followed"), "{error}");
+        let error = from_non_envelope(b"", None, context(Endpoint::PlaceOrder, 302));
+        assert_eq!(error.placement_outcome(), PlacementOutcome::Unknown);
+    }
+
+    #[test]
+    fn order_not_found_names_the_order() {
+        let error = not_found_as_such(coded(ORDER_NOT_FOUND, Endpoint::CancelOrder, 200), "42");
+        assert_eq!(
+            error,
+            BrokerError::OrderNotFound {
+                order_id: OrderId::new("42")
+            }
         );
-        assert!(matches!(rate, BrokerError::RateLimited { .. }), "{rate:?}");
-        let waf = from_non_json(
-            b"<html><head><title>Request Rejected</title></head></html>",
-            context(Endpoint::PlaceOrder, 200),
-        );
-        assert!(
-            matches!(waf, BrokerError::RequestBlocked { status: 200, .. }),
-            "{waf:?}"
-        );
-        let empty = from_non_json(b"", context(Endpoint::Profile, 400));
-        assert!(matches!(
-            empty,
-            BrokerError::RequestBlocked { status: 400, .. }
-        ));
-        let gateway = from_non_json(b"Bad Gateway", context(Endpoint::PlaceOrder, 502));
-        assert!(matches!(gateway, BrokerError::OrderOutcomeUnknown { .. }));
-        let gateway = from_non_json(b"Bad Gateway", context(Endpoint::OrderBook, 502));
-        assert!(gateway.is_retryable());
-        let odd = from_non_json(b"hello", context(Endpoint::Profile, 200));
-        assert!(matches!(odd, BrokerError::Decode { .. }));
-        assert!(!odd.to_string().contains("hello"));
     }
 }

@@ -1,39 +1,44 @@
 //! The raw Kite Connect v3 client: one method per endpoint, wire types in and out.
 //!
-//! Endpoints: <https://kite.trade/docs/connect/v3/> (user, orders, portfolio, market-quotes).
-//! Every request carries `X-Kite-Version: 3`; authenticated ones carry
-//! `Authorization: token api_key:access_token`, marked sensitive so it is never printed.
+//! Endpoints: <https://kite.trade/docs/connect/v3/> (user, orders, portfolio, market quotes).
+//! Every request carries `X-Kite-Version: 3`; calls that need a session take an
+//! [`Authorization`] (`token api_key:access_token`, marked sensitive so it is never printed).
 //! POST and PUT parameters travel form-encoded in the body, GET and DELETE parameters in the
-//! query string. Requests wait for the account's [`RateLimiter`] before they leave, from the
-//! egress address of the [`HttpClientConfig`] they were built with.
+//! query string. Requests wait for the account's [`RateLimiter`] before they leave, through
+//! the shared [`HttpClient`] of the account's egress address (no redirects followed, https
+//! only unless allowed), and every failure is classified by `broker_core::transport`.
+//!
+//! The session itself (which tokens are current, when they expire, who is told) is kept by
+//! [`crate::Zerodha`]; this client only sends what it is given.
 
+use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder};
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{RequestBuilder, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use url::Url;
+use zeroize::Zeroizing;
 
-use broker_core::transport::{transport_failure, unreadable_answer};
-use broker_core::{
-    BrokerError, HttpClientConfig, HttpClientError, OrderId, RateLimiter, SessionTokens, Variety,
+use broker_core::transport::{
+    self, MAX_API_ANSWER_BYTES, MAX_INSTRUMENT_MASTER_BYTES, unenveloped_answer, unreadable_answer,
 };
+use broker_core::{BrokerError, HttpClient, OrderId, REDACTED, RateLimiter, Variety};
 
-use super::error::{CallKind, error_in_success_answer, map_error_response};
+use super::Endpoint;
+use super::endpoint::{MarginSegment, order_id_segment, variety_segment};
+use super::error::kite_error;
 use super::models::{
-    AllMargins, ConvertPositionParams, Envelope, KiteHolding, KiteLtp, KiteOhlcQuote, KiteOrder,
-    KitePositions, KiteQuote, KiteSession, KiteTrade, ModifyOrderParams, OrderIdResponse,
-    PlaceOrderParams, QuoteMap, SegmentMargins, UserProfile,
+    ConvertPositionBody, ModifyOrderBody, PlaceOrderBody, QuoteMap, WireAutoslicePlacement,
+    WireEnvelope, WireError, WireFunds, WireFundsBySegment, WireHolding, WireLtp, WireOhlcQuote,
+    WireOrder, WireOrderId, WirePositions, WireProfile, WireQuote, WireSession, WireTrade,
 };
-use super::parse::variety_code;
-use super::quota::{EndpointClass, kite_rate_limiter};
-use crate::auth::{KITE_LOGIN_URL, login_url, session_tokens, token_checksum};
-use crate::instruments::{InstrumentMaster, parse_instruments};
+use crate::login::checksum;
+use crate::session::Authorization;
 
 /// The production API root.
 pub const KITE_API_URL: &str = "https://api.kite.trade";
@@ -41,166 +46,92 @@ pub const KITE_API_URL: &str = "https://api.kite.trade";
 /// The `X-Kite-Version` header every request carries.
 const KITE_VERSION: &str = "3";
 
-/// A client could not be built.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientBuildError {
-    /// A base URL is not an absolute http(s) URL.
-    #[error("{which} {url:?} is not an absolute http or https URL")]
-    BadUrl {
-        /// Which URL.
-        which: &'static str,
-        /// The text given.
-        url: String,
-    },
-    /// The HTTP client could not be built (for example, the egress address is not local).
-    #[error(transparent)]
-    Http(#[from] HttpClientError),
-    /// The stored session cannot be used.
-    #[error("the stored session cannot be used: {0}")]
-    Session(BrokerError),
+/// Where a call's parameters go.
+enum Payload {
+    None,
+    Query(Vec<(&'static str, String)>),
+    Form(Bytes),
 }
 
-/// A margin segment of `GET /user/margins/{segment}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarginSegment {
-    /// Equity and derivatives.
-    Equity,
-    /// Commodities.
-    Commodity,
+/// One request to send.
+struct Call<'a> {
+    endpoint: Endpoint,
+    parameters: &'a [&'a str],
+    session: Option<&'a Authorization>,
+    /// The order the call is about: its "not found" is [`BrokerError::OrderNotFound`].
+    order_id: Option<&'a OrderId>,
+    payload: Payload,
+    limit: usize,
 }
 
-impl MarginSegment {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Equity => "equity",
-            Self::Commodity => "commodity",
+impl<'a> Call<'a> {
+    fn new(endpoint: Endpoint, session: Option<&'a Authorization>) -> Self {
+        Self {
+            endpoint,
+            parameters: &[],
+            session,
+            order_id: None,
+            payload: Payload::None,
+            limit: MAX_API_ANSWER_BYTES,
         }
     }
-}
 
-/// The access token in use and when it dies.
-struct ActiveSession {
-    access_token: SecretString,
-    authorization: HeaderValue,
-    expires_at: DateTime<Utc>,
-}
-
-/// Builds a [`KiteHttpClient`].
-pub struct KiteHttpClientBuilder {
-    api_key: SecretString,
-    base_url: String,
-    login_page: String,
-    http: HttpClientConfig,
-    limiter: Option<Arc<RateLimiter<EndpointClass>>>,
-}
-
-impl KiteHttpClientBuilder {
-    /// The API root (default [`KITE_API_URL`]); a simulator's or mock server's URL in tests.
-    #[must_use]
-    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.base_url = base_url.into();
+    fn parameters(mut self, parameters: &'a [&'a str]) -> Self {
+        self.parameters = parameters;
         self
     }
 
-    /// The login page (default [`KITE_LOGIN_URL`]).
-    #[must_use]
-    pub fn login_page(mut self, login_page: impl Into<String>) -> Self {
-        self.login_page = login_page.into();
+    fn about(mut self, order_id: &'a OrderId) -> Self {
+        self.order_id = Some(order_id);
         self
     }
 
-    /// How to build the HTTP client: egress binding, timeouts, user agent.
-    #[must_use]
-    pub fn http_config(mut self, config: HttpClientConfig) -> Self {
-        self.http = config;
+    fn payload(mut self, payload: Payload) -> Self {
+        self.payload = payload;
         self
-    }
-
-    /// The account's rate limiter (default: a fresh one with Kite's quotas). Share one
-    /// limiter between every client of the same API key.
-    #[must_use]
-    pub fn rate_limiter(mut self, limiter: Arc<RateLimiter<EndpointClass>>) -> Self {
-        self.limiter = Some(limiter);
-        self
-    }
-
-    /// No client-side rate limiting: for simulators and benchmarks only.
-    #[must_use]
-    pub fn without_rate_limits(mut self) -> Self {
-        self.limiter = None;
-        self
-    }
-
-    /// Builds the client.
-    ///
-    /// # Errors
-    /// [`ClientBuildError`] for a bad URL or an egress address this machine does not own.
-    pub fn build(self) -> Result<KiteHttpClient, ClientBuildError> {
-        let base_url = checked_url("base URL", &self.base_url)?;
-        let login_page = checked_url("login page", &self.login_page)?;
-        Ok(KiteHttpClient {
-            http: self.http.build()?,
-            base_url: base_url.as_str().trim_end_matches('/').to_owned(),
-            login_page,
-            api_key: self.api_key,
-            session: RwLock::new(None),
-            limiter: self.limiter,
-            egress_ip: self.http.egress.map(|egress| egress.public),
-        })
     }
 }
 
-fn checked_url(which: &'static str, text: &str) -> Result<Url, ClientBuildError> {
-    Url::parse(text)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-        .ok_or_else(|| ClientBuildError::BadUrl {
-            which,
-            url: text.to_owned(),
-        })
-}
-
-/// The raw Kite Connect client of one API key and (once logged in) one user session.
-pub struct KiteHttpClient {
+/// The raw Kite Connect client of one app (API key), shared by every call of its account.
+pub struct ZerodhaHttpClient {
     http: reqwest::Client,
-    base_url: String,
-    login_page: Url,
+    api_url: Url,
     api_key: SecretString,
-    session: RwLock<Option<ActiveSession>>,
-    limiter: Option<Arc<RateLimiter<EndpointClass>>>,
+    limiter: Arc<RateLimiter>,
     egress_ip: Option<IpAddr>,
 }
 
-impl std::fmt::Debug for KiteHttpClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KiteHttpClient")
-            .field("base_url", &self.base_url)
-            .field("api_key", &broker_core::credentials::REDACTED)
+impl fmt::Debug for ZerodhaHttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZerodhaHttpClient")
+            .field("api_url", &self.api_url.as_str())
+            .field("api_key", &REDACTED)
             .field("egress_ip", &self.egress_ip)
-            .field("rate_limited", &self.limiter.is_some())
-            .finish_non_exhaustive()
+            .field("limiter", &self.limiter)
+            .finish()
     }
 }
 
-/// A 2xx answer.
-struct SuccessAnswer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
+/// Form-encodes a body.
+fn form(body: &impl Serialize) -> Result<Payload, BrokerError> {
+    serde_urlencoded::to_string(body)
+        .map(|text| Payload::Form(Bytes::from(text)))
+        .map_err(|error| BrokerError::Decode {
+            message: format!("could not encode the request form: {error}"),
+        })
 }
 
-/// Where a request's parameters go.
-enum Params {
-    None,
-    Query(String),
-    Form(String),
-}
-
-fn encode(params: &impl Serialize) -> Result<String, BrokerError> {
-    serde_urlencoded::to_string(params).map_err(|error| BrokerError::Decode {
-        message: format!("could not encode the request parameters: {error}"),
-    })
+/// Form-encodes pairs that hold secrets into one buffer, sized so it never reallocates, that
+/// is wiped when the HTTP stack drops the body.
+fn secret_form(pairs: &[(&str, &str)]) -> Payload {
+    let capacity = pairs
+        .iter()
+        .map(|(key, value)| key.len() + 3 * value.len() + 2)
+        .sum();
+    let text = url::form_urlencoded::Serializer::new(String::with_capacity(capacity))
+        .extend_pairs(pairs)
+        .finish();
+    Payload::Form(Bytes::from_owner(Zeroizing::new(text.into_bytes())))
 }
 
 /// A decoding failure described without quoting the body (it may hold tokens).
@@ -213,15 +144,21 @@ fn describe_json_error(error: &serde_json::Error) -> String {
     )
 }
 
-impl KiteHttpClient {
-    /// A builder for the app with this API key.
-    pub fn builder(api_key: impl Into<SecretString>) -> KiteHttpClientBuilder {
-        KiteHttpClientBuilder {
-            api_key: api_key.into(),
-            base_url: KITE_API_URL.to_owned(),
-            login_page: KITE_LOGIN_URL.to_owned(),
-            http: HttpClientConfig::default(),
-            limiter: Some(Arc::new(kite_rate_limiter())),
+impl ZerodhaHttpClient {
+    /// A client for the app with this API key, at `api_url` (checked by
+    /// `ConnectOptions::api_url_or`), sending through `http` and paced by `limiter`.
+    pub fn new(
+        http: &HttpClient,
+        api_url: Url,
+        api_key: SecretString,
+        limiter: Arc<RateLimiter>,
+    ) -> Self {
+        Self {
+            http: http.client().clone(),
+            api_url,
+            api_key,
+            limiter,
+            egress_ip: http.egress().map(|egress| egress.public),
         }
     }
 
@@ -230,152 +167,96 @@ impl KiteHttpClient {
         self.egress_ip
     }
 
-    /// The login page URL to send the user to; `redirect_params` (such as a CSRF `state`) come
-    /// back on the redirect.
-    pub fn login_url(&self, redirect_params: &[(&str, &str)]) -> Url {
-        login_url(&self.login_page, &self.api_key, redirect_params)
+    /// The API root.
+    pub fn api_url(&self) -> &Url {
+        &self.api_url
     }
 
-    /// Uses a stored session (for example, today's login loaded from the vault).
+    pub(crate) fn api_key(&self) -> &SecretString {
+        &self.api_key
+    }
+
+    /// The `Authorization` header of a session with this access token.
     ///
     /// # Errors
-    /// [`BrokerError::InvalidCredentials`] when the token cannot be sent in a header.
-    pub fn set_session(&self, tokens: &SessionTokens) -> Result<(), BrokerError> {
-        let access_token = tokens.access_token();
-        let mut authorization = HeaderValue::try_from(format!(
-            "token {}:{}",
-            self.api_key.expose_secret(),
-            access_token.expose_secret()
-        ))
-        .map_err(|_| BrokerError::InvalidCredentials {
-            message: "the API key or access token has characters not allowed in a header".into(),
-        })?;
-        authorization.set_sensitive(true);
-        *self.session.write().unwrap_or_else(PoisonError::into_inner) = Some(ActiveSession {
-            access_token: access_token.clone(),
-            authorization,
-            expires_at: tokens.expires_at(),
-        });
-        Ok(())
+    /// [`BrokerError::InvalidCredentials`] when the key or token has characters a header
+    /// cannot carry.
+    pub fn authorization(&self, access_token: &SecretString) -> Result<Authorization, BrokerError> {
+        Authorization::new(&self.api_key, access_token)
     }
 
-    fn authorization(&self) -> Result<HeaderValue, BrokerError> {
-        let session = self.session.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(session) = session.as_ref() else {
-            return Err(BrokerError::SessionExpired {
-                message: "no Kite session: the user must log in to Kite".into(),
-            });
-        };
-        if Utc::now() >= session.expires_at {
-            return Err(BrokerError::SessionExpired {
-                message: format!(
-                    "the Kite session expired at {} (06:00 IST); the user must log in again",
-                    session.expires_at
-                ),
-            });
-        }
-        Ok(session.authorization.clone())
-    }
-
-    /// Exchanges the request token from the login redirect for a session
-    /// (`POST /session/token`, checksum = SHA-256 of api_key + request_token + api_secret),
-    /// and uses it for later calls. The session expires at 06:00 IST after the login.
+    /// `POST /session/token`: exchanges the login's request token for a session
+    /// (checksum = SHA-256 of api_key + request_token + api_secret). Uses nothing of a
+    /// current session and installs nothing.
     ///
     /// # Errors
-    /// [`BrokerError::InvalidCredentials`] when Kite refuses the checksum (wrong secret),
-    /// [`BrokerError::SessionExpired`] when the request token is invalid or used, or others.
-    #[tracing::instrument(level = "debug", skip_all)]
+    /// [`BrokerError::InvalidCredentials`] when Kite refuses the key or checksum,
+    /// [`BrokerError::SessionExpired`] when the request token is invalid or used, or any other.
     pub async fn generate_session(
         &self,
         request_token: &SecretString,
         api_secret: &SecretString,
-    ) -> Result<KiteSession, BrokerError> {
-        let checksum = token_checksum(&self.api_key, request_token, api_secret);
-        let form = encode(&[
-            ("api_key", self.api_key.expose_secret()),
-            ("request_token", request_token.expose_secret()),
-            ("checksum", checksum.as_str()),
-        ])?;
-        self.open_session("/session/token", form).await
+    ) -> Result<WireSession, BrokerError> {
+        self.exchange_token(
+            Endpoint::GenerateSession,
+            "request_token",
+            request_token,
+            api_secret,
+        )
+        .await
     }
 
-    /// Renews the session with a refresh token (`POST /session/refresh_token`), which only
-    /// approved platforms receive, and uses the new access token for later calls.
+    /// `POST /session/refresh_token`: a new session from a refresh token, which only
+    /// approved platforms receive.
     ///
     /// # Errors
-    /// As for [`KiteHttpClient::generate_session`].
-    #[tracing::instrument(level = "debug", skip_all)]
+    /// As for [`ZerodhaHttpClient::generate_session`].
     pub async fn renew_access_token(
         &self,
         refresh_token: &SecretString,
         api_secret: &SecretString,
-    ) -> Result<KiteSession, BrokerError> {
-        let checksum = token_checksum(&self.api_key, refresh_token, api_secret);
-        let form = encode(&[
-            ("api_key", self.api_key.expose_secret()),
-            ("refresh_token", refresh_token.expose_secret()),
-            ("checksum", checksum.as_str()),
-        ])?;
-        self.open_session("/session/refresh_token", form).await
+    ) -> Result<WireSession, BrokerError> {
+        self.exchange_token(
+            Endpoint::RenewAccessToken,
+            "refresh_token",
+            refresh_token,
+            api_secret,
+        )
+        .await
     }
 
-    async fn open_session(&self, path: &str, form: String) -> Result<KiteSession, BrokerError> {
-        let session: KiteSession = self
-            .call(
-                Method::POST,
-                path,
-                Params::Form(form),
-                EndpointClass::Other,
-                CallKind::Read,
-                false,
-            )
-            .await
-            .map_err(|error| match error {
-                BrokerError::SessionExpired { message }
-                    if message.to_ascii_lowercase().contains("checksum") =>
-                {
-                    BrokerError::InvalidCredentials {
-                        message: format!(
-                            "Kite refused the checksum: check the API secret ({message})"
-                        ),
-                    }
-                }
-                other => other,
-            })?;
-        self.set_session(&session_tokens(&session, Utc::now())?)?;
-        Ok(session)
+    async fn exchange_token(
+        &self,
+        endpoint: Endpoint,
+        field: &str,
+        token: &SecretString,
+        api_secret: &SecretString,
+    ) -> Result<WireSession, BrokerError> {
+        let api_key = self.api_key.expose_secret();
+        let token = token.expose_secret();
+        let checksum = checksum(&[api_key, token, api_secret.expose_secret()]);
+        let body = secret_form(&[
+            ("api_key", api_key),
+            (field, token),
+            ("checksum", &checksum),
+        ]);
+        self.call(Call::new(endpoint, None).payload(body)).await
     }
 
-    /// Ends the current session (`DELETE /session/token`); later calls need a new login.
+    /// `DELETE /session/token`: ends the session of this access token.
     ///
     /// # Errors
-    /// [`BrokerError::SessionExpired`] when there is no session, or any other Kite reports.
-    #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn invalidate_access_token(&self) -> Result<(), BrokerError> {
-        let access_token = self
-            .session
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|session| session.access_token.clone())
-            .ok_or_else(|| BrokerError::SessionExpired {
-                message: "no Kite session to end".into(),
-            })?;
-        let query = encode(&[
-            ("api_key", self.api_key.expose_secret()),
-            ("access_token", access_token.expose_secret()),
-        ])?;
-        let _: serde_json::Value = self
-            .call(
-                Method::DELETE,
-                "/session/token",
-                Params::Query(query),
-                EndpointClass::Other,
-                CallKind::Read,
-                false,
-            )
-            .await?;
-        *self.session.write().unwrap_or_else(PoisonError::into_inner) = None;
+    /// Any [`BrokerError`] Kite reports.
+    pub async fn invalidate_access_token(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<(), BrokerError> {
+        let query = vec![
+            ("api_key", self.api_key.expose_secret().to_owned()),
+            ("access_token", access_token.expose_secret().to_owned()),
+        ];
+        let call = Call::new(Endpoint::InvalidateAccessToken, None).payload(Payload::Query(query));
+        let _: serde_json::Value = self.call(call).await?;
         Ok(())
     }
 
@@ -383,28 +264,30 @@ impl KiteHttpClient {
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn profile(&self) -> Result<UserProfile, BrokerError> {
-        self.read("/user/profile").await
+    pub async fn profile(&self, session: &Authorization) -> Result<WireProfile, BrokerError> {
+        self.call(Call::new(Endpoint::Profile, Some(session))).await
     }
 
-    /// `GET /user/margins`: every segment.
+    /// `GET /user/margins`: funds of every segment.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn margins(&self) -> Result<AllMargins, BrokerError> {
-        self.read("/user/margins").await
+    pub async fn funds(&self, session: &Authorization) -> Result<WireFundsBySegment, BrokerError> {
+        self.call(Call::new(Endpoint::Funds, Some(session))).await
     }
 
     /// `GET /user/margins/{segment}`.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn segment_margins(
+    pub async fn segment_funds(
         &self,
+        session: &Authorization,
         segment: MarginSegment,
-    ) -> Result<SegmentMargins, BrokerError> {
-        let path = format!("/user/margins/{}", segment.as_str());
-        self.read(&path).await
+    ) -> Result<WireFunds, BrokerError> {
+        let parameters = [segment.segment()];
+        self.call(Call::new(Endpoint::SegmentFunds, Some(session)).parameters(&parameters))
+            .await
     }
 
     /// `POST /orders/{variety}`: places an order, never repeated.
@@ -412,72 +295,86 @@ impl KiteHttpClient {
     /// # Errors
     /// [`BrokerError::OrderRejected`], [`BrokerError::OrderOutcomeUnknown`] when the answer
     /// was lost after sending, or any other [`BrokerError`].
-    #[tracing::instrument(level = "debug", skip_all, fields(variety = ?variety, tag = params.tag.as_deref()))]
     pub async fn place_order(
         &self,
+        session: &Authorization,
         variety: Variety,
-        params: &PlaceOrderParams,
+        body: &PlaceOrderBody,
     ) -> Result<OrderId, BrokerError> {
-        let path = format!("/orders/{}", variety_code(variety)?);
-        let placed: OrderIdResponse = self
-            .call(
-                Method::POST,
-                &path,
-                Params::Form(encode(params)?),
-                EndpointClass::Order,
-                CallKind::Place,
-                true,
-            )
-            .await?;
+        let placed: WireOrderId = self.place(session, variety, body).await?;
         Ok(OrderId::new(placed.order_id))
+    }
+
+    /// `POST /orders/{variety}` with `autoslice=true`: Kite slices a quantity above the
+    /// exchange's freeze limit into several orders and answers with every slice, placed or
+    /// refused. Never repeated.
+    ///
+    /// # Errors
+    /// As for [`ZerodhaHttpClient::place_order`] (a refused slice is not an error of the
+    /// call: it is in the answer).
+    pub async fn place_autoslice_order(
+        &self,
+        session: &Authorization,
+        variety: Variety,
+        body: &PlaceOrderBody,
+    ) -> Result<WireAutoslicePlacement, BrokerError> {
+        let body = PlaceOrderBody {
+            autoslice: Some(true),
+            ..body.clone()
+        };
+        self.place(session, variety, &body).await
+    }
+
+    async fn place<T: DeserializeOwned>(
+        &self,
+        session: &Authorization,
+        variety: Variety,
+        body: &PlaceOrderBody,
+    ) -> Result<T, BrokerError> {
+        let parameters = [variety_segment(variety)?];
+        let call = Call::new(Endpoint::PlaceOrder, Some(session))
+            .parameters(&parameters)
+            .payload(form(body)?);
+        self.call(call).await
     }
 
     /// `PUT /orders/{variety}/{order_id}`: modifies an open order, never repeated.
     ///
     /// # Errors
-    /// As for [`KiteHttpClient::place_order`], and [`BrokerError::OrderNotFound`].
-    #[tracing::instrument(level = "debug", skip_all, fields(order_id = %order_id))]
+    /// As for [`ZerodhaHttpClient::place_order`], [`BrokerError::OrderNotFound`], and
+    /// [`BrokerError::Broker`] without sending anything for an id that is not letters and
+    /// digits.
     pub async fn modify_order(
         &self,
+        session: &Authorization,
         variety: Variety,
         order_id: &OrderId,
-        params: &ModifyOrderParams,
+        body: &ModifyOrderBody,
     ) -> Result<OrderId, BrokerError> {
-        let path = format!("/orders/{}/{order_id}", variety_code(variety)?);
-        let modified: OrderIdResponse = self
-            .call(
-                Method::PUT,
-                &path,
-                Params::Form(encode(params)?),
-                EndpointClass::Order,
-                CallKind::ChangeOrder(order_id),
-                true,
-            )
-            .await?;
+        let parameters = [variety_segment(variety)?, order_id_segment(order_id)?];
+        let call = Call::new(Endpoint::ModifyOrder, Some(session))
+            .parameters(&parameters)
+            .about(order_id)
+            .payload(form(body)?);
+        let modified: WireOrderId = self.call(call).await?;
         Ok(OrderId::new(modified.order_id))
     }
 
     /// `DELETE /orders/{variety}/{order_id}`: cancels an open order, never repeated.
     ///
     /// # Errors
-    /// As for [`KiteHttpClient::modify_order`].
-    #[tracing::instrument(level = "debug", skip_all, fields(order_id = %order_id))]
+    /// As for [`ZerodhaHttpClient::modify_order`].
     pub async fn cancel_order(
         &self,
+        session: &Authorization,
         variety: Variety,
         order_id: &OrderId,
     ) -> Result<OrderId, BrokerError> {
-        let path = format!("/orders/{}/{order_id}", variety_code(variety)?);
-        let cancelled: OrderIdResponse = self
-            .call(
-                Method::DELETE,
-                &path,
-                Params::None,
-                EndpointClass::Order,
-                CallKind::ChangeOrder(order_id),
-                true,
-            )
-            .await?;
+        let parameters = [variety_segment(variety)?, order_id_segment(order_id)?];
+        let call = Call::new(Endpoint::CancelOrder, Some(session))
+            .parameters(&parameters)
+            .about(order_id);
+        let cancelled: WireOrderId = self.call(call).await?;
         Ok(OrderId::new(cancelled.order_id))
     }
 
@@ -485,77 +382,97 @@ impl KiteHttpClient {
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn orders(&self) -> Result<Vec<KiteOrder>, BrokerError> {
-        self.read("/orders").await
+    pub async fn order_book(&self, session: &Authorization) -> Result<Vec<WireOrder>, BrokerError> {
+        self.call(Call::new(Endpoint::OrderBook, Some(session)))
+            .await
     }
 
     /// `GET /orders/{order_id}`: every state the order went through, oldest first.
     ///
     /// # Errors
-    /// [`BrokerError::OrderNotFound`], or any other [`BrokerError`].
-    pub async fn order_history(&self, order_id: &OrderId) -> Result<Vec<KiteOrder>, BrokerError> {
-        let path = format!("/orders/{order_id}");
-        self.read_about_order(&path, order_id).await
+    /// [`BrokerError::OrderNotFound`], [`BrokerError::Broker`] without sending anything for
+    /// an id that is not letters and digits, or any other [`BrokerError`].
+    pub async fn order_history(
+        &self,
+        session: &Authorization,
+        order_id: &OrderId,
+    ) -> Result<Vec<WireOrder>, BrokerError> {
+        let parameters = [order_id_segment(order_id)?];
+        let call = Call::new(Endpoint::OrderHistory, Some(session))
+            .parameters(&parameters)
+            .about(order_id);
+        self.call(call).await
     }
 
     /// `GET /orders/{order_id}/trades`: the order's fills.
     ///
     /// # Errors
-    /// [`BrokerError::OrderNotFound`], or any other [`BrokerError`].
-    pub async fn order_trades(&self, order_id: &OrderId) -> Result<Vec<KiteTrade>, BrokerError> {
-        let path = format!("/orders/{order_id}/trades");
-        self.read_about_order(&path, order_id).await
+    /// As for [`ZerodhaHttpClient::order_history`].
+    pub async fn order_trades(
+        &self,
+        session: &Authorization,
+        order_id: &OrderId,
+    ) -> Result<Vec<WireTrade>, BrokerError> {
+        let parameters = [order_id_segment(order_id)?];
+        let call = Call::new(Endpoint::OrderTrades, Some(session))
+            .parameters(&parameters)
+            .about(order_id);
+        self.call(call).await
     }
 
     /// `GET /trades`: the day's fills.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn trades(&self) -> Result<Vec<KiteTrade>, BrokerError> {
-        self.read("/trades").await
+    pub async fn trade_book(&self, session: &Authorization) -> Result<Vec<WireTrade>, BrokerError> {
+        self.call(Call::new(Endpoint::TradeBook, Some(session)))
+            .await
     }
 
     /// `GET /portfolio/positions`.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn positions(&self) -> Result<KitePositions, BrokerError> {
-        self.read("/portfolio/positions").await
+    pub async fn positions(&self, session: &Authorization) -> Result<WirePositions, BrokerError> {
+        self.call(Call::new(Endpoint::Positions, Some(session)))
+            .await
     }
 
-    /// `PUT /portfolio/positions`: converts a position to another product.
+    /// `PUT /portfolio/positions`: converts a position to another product. Like an order
+    /// change, a lost answer is [`BrokerError::OrderOutcomeUnknown`]: check the positions
+    /// before converting again.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
     pub async fn convert_position(
         &self,
-        params: &ConvertPositionParams,
+        session: &Authorization,
+        body: &ConvertPositionBody,
     ) -> Result<bool, BrokerError> {
-        self.call(
-            Method::PUT,
-            "/portfolio/positions",
-            Params::Form(encode(params)?),
-            EndpointClass::Other,
-            CallKind::Read,
-            true,
-        )
-        .await
+        self.call(Call::new(Endpoint::ConvertPosition, Some(session)).payload(form(body)?))
+            .await
     }
 
     /// `GET /portfolio/holdings`.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn holdings(&self) -> Result<Vec<KiteHolding>, BrokerError> {
-        self.read("/portfolio/holdings").await
+    pub async fn holdings(&self, session: &Authorization) -> Result<Vec<WireHolding>, BrokerError> {
+        self.call(Call::new(Endpoint::Holdings, Some(session)))
+            .await
     }
 
     /// `GET /quote?i=…`: full quotes keyed by `EXCHANGE:TRADINGSYMBOL`.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn quote(&self, instruments: &[String]) -> Result<QuoteMap<KiteQuote>, BrokerError> {
-        self.quotes_from("/quote", instruments).await
+    pub async fn quote(
+        &self,
+        session: &Authorization,
+        instruments: &[String],
+    ) -> Result<QuoteMap<WireQuote>, BrokerError> {
+        self.call(Self::quotes(Endpoint::Quote, session, instruments))
+            .await
     }
 
     /// `GET /quote/ohlc?i=…`.
@@ -564,215 +481,176 @@ impl KiteHttpClient {
     /// Any [`BrokerError`] Kite reports.
     pub async fn ohlc(
         &self,
+        session: &Authorization,
         instruments: &[String],
-    ) -> Result<QuoteMap<KiteOhlcQuote>, BrokerError> {
-        self.quotes_from("/quote/ohlc", instruments).await
+    ) -> Result<QuoteMap<WireOhlcQuote>, BrokerError> {
+        self.call(Self::quotes(Endpoint::Ohlc, session, instruments))
+            .await
     }
 
     /// `GET /quote/ltp?i=…`.
     ///
     /// # Errors
     /// Any [`BrokerError`] Kite reports.
-    pub async fn ltp(&self, instruments: &[String]) -> Result<QuoteMap<KiteLtp>, BrokerError> {
-        self.quotes_from("/quote/ltp", instruments).await
+    pub async fn ltp(
+        &self,
+        session: &Authorization,
+        instruments: &[String],
+    ) -> Result<QuoteMap<WireLtp>, BrokerError> {
+        self.call(Self::quotes(Endpoint::Ltp, session, instruments))
+            .await
     }
 
-    /// `GET /instruments`: the instrument master (CSV), parsed.
+    fn quotes<'a>(
+        endpoint: Endpoint,
+        session: &'a Authorization,
+        instruments: &[String],
+    ) -> Call<'a> {
+        let pairs = instruments.iter().map(|key| ("i", key.clone())).collect();
+        Call::new(endpoint, Some(session)).payload(Payload::Query(pairs))
+    }
+
+    /// `GET /instruments`: the instrument master, as Kite's CSV (read up to
+    /// [`MAX_INSTRUMENT_MASTER_BYTES`]); `crate::parse_instruments` reads it.
     ///
     /// # Errors
-    /// [`BrokerError::Decode`] naming the bad row, or any other [`BrokerError`].
-    pub async fn instruments(&self) -> Result<InstrumentMaster, BrokerError> {
-        let answer = self
-            .exchange(
-                Method::GET,
-                "/instruments",
-                Params::None,
-                EndpointClass::Other,
-                CallKind::Read,
-                true,
-            )
-            .await?;
-        parse_instruments(answer.body.as_slice()).map_err(|error| BrokerError::Decode {
-            message: error.to_string(),
-        })
+    /// Any [`BrokerError`] Kite reports, [`BrokerError::Decode`] for a master over the limit.
+    pub async fn instruments(&self, session: &Authorization) -> Result<Vec<u8>, BrokerError> {
+        let mut call = Call::new(Endpoint::Instruments, Some(session));
+        call.limit = MAX_INSTRUMENT_MASTER_BYTES;
+        let (_, body) = self.exchange(call).await?;
+        Ok(body)
     }
 
-    /// A GET of an authenticated read without parameters.
-    async fn read<T: DeserializeOwned>(&self, path: &str) -> Result<T, BrokerError> {
-        self.call(
-            Method::GET,
-            path,
-            Params::None,
-            EndpointClass::Other,
-            CallKind::Read,
-            true,
-        )
-        .await
+    /// Sends a call and decodes the `data` of Kite's JSON envelope.
+    async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, BrokerError> {
+        let endpoint = call.endpoint;
+        let order_id = call.order_id;
+        let (status, body) = self.exchange(call).await?;
+        self.decode(endpoint, order_id, status, &body)
     }
 
-    /// A GET about one order, whose "not found" is [`BrokerError::OrderNotFound`].
-    async fn read_about_order<T: DeserializeOwned>(
+    fn decode<T: DeserializeOwned>(
         &self,
-        path: &str,
-        order_id: &OrderId,
+        endpoint: Endpoint,
+        order_id: Option<&OrderId>,
+        status: u16,
+        body: &[u8],
     ) -> Result<T, BrokerError> {
-        let call = CallKind::ReadOrder(order_id);
-        self.call(
-            Method::GET,
-            path,
-            Params::None,
-            EndpointClass::Other,
-            call,
-            true,
-        )
-        .await
-    }
-
-    /// A GET of one of the quote endpoints with `i=EXCHANGE:SYMBOL` repeated.
-    async fn quotes_from<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        instruments: &[String],
-    ) -> Result<QuoteMap<T>, BrokerError> {
-        let pairs: Vec<(&str, &str)> = instruments.iter().map(|key| ("i", key.as_str())).collect();
-        let query = Params::Query(encode(&pairs)?);
-        self.call(
-            Method::GET,
-            path,
-            query,
-            EndpointClass::Quote,
-            CallKind::Read,
-            true,
-        )
-        .await
-    }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        params: Params,
-        class: EndpointClass,
-        call: CallKind<'_>,
-        authenticated: bool,
-    ) -> Result<T, BrokerError> {
-        let answer = self
-            .exchange(method, path, params, class, call, authenticated)
-            .await?;
-        let decoded = answer
-            .content_type
-            .contains("json")
-            .then(|| serde_json::from_slice::<Envelope<T>>(&answer.body));
-        match decoded {
-            Some(Ok(envelope)) => Ok(envelope.data),
+        let kind = endpoint.call_kind();
+        let name = endpoint.name();
+        match serde_json::from_slice::<WireEnvelope<T>>(body) {
             // Kite's SDKs treat `"status":"error"` as an error whatever the HTTP status.
-            Some(Err(_))
-                if let Some(error) = error_in_success_answer(
-                    answer.status,
-                    &answer.body,
-                    call,
-                    path,
+            Ok(envelope) if envelope.is_error() => {
+                let error = WireError {
+                    status: envelope.status,
+                    message: envelope.message.unwrap_or_default(),
+                    error_type: envelope.error_type,
+                };
+                Err(kite_error(
+                    status,
+                    error,
+                    None,
+                    endpoint,
+                    order_id,
                     self.egress_ip,
-                ) =>
-            {
-                Err(error)
+                ))
             }
-            Some(Err(error)) => Err(unreadable_answer(
-                answer.status,
-                call.changes_orders(),
-                path,
-                &describe_json_error(&error),
+            Ok(WireEnvelope {
+                data: Some(data), ..
+            }) => Ok(data),
+            Ok(_) => Err(unreadable_answer(
+                kind,
+                status,
+                name,
+                "a success envelope without data",
             )),
-            None => Err(unreadable_answer(
-                answer.status,
-                call.changes_orders(),
-                path,
-                &format!("expected JSON, got {:?}", answer.content_type),
-            )),
+            Err(error) if error.is_data() => match serde_json::from_slice::<WireError>(body) {
+                Ok(kite) if kite.is_error() => Err(kite_error(
+                    status,
+                    kite,
+                    None,
+                    endpoint,
+                    order_id,
+                    self.egress_ip,
+                )),
+                _ => Err(unreadable_answer(
+                    kind,
+                    status,
+                    name,
+                    &describe_json_error(&error),
+                )),
+            },
+            Err(_) => Err(unenveloped_answer(kind, status, body, None, name)),
         }
     }
 
-    /// Sends one request and returns a 2xx answer; anything else is mapped to an error.
-    async fn exchange(
-        &self,
-        method: Method,
-        path: &str,
-        params: Params,
-        class: EndpointClass,
-        call: CallKind<'_>,
-        authenticated: bool,
-    ) -> Result<SuccessAnswer, BrokerError> {
-        let mut url = format!("{}{path}", self.base_url);
-        let mut request: RequestBuilder;
-        match params {
-            Params::Query(query) => {
-                url.push('?');
-                url.push_str(&query);
-                request = self.http.request(method.clone(), url);
-            }
-            Params::Form(form) => {
-                request = self
-                    .http
-                    .request(method.clone(), url)
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form);
-            }
-            Params::None => request = self.http.request(method.clone(), url),
-        }
-        request = request.header("X-Kite-Version", KITE_VERSION);
-        if authenticated {
-            request = request.header(AUTHORIZATION, self.authorization()?);
-        }
-        if let Some(limiter) = &self.limiter {
-            limiter.acquire(class).await;
-        }
-        let started = Instant::now();
-        tracing::debug!(%method, path, "kite request");
+    /// Sends one request and returns the status and body of a 2xx answer; anything else is
+    /// mapped to an error.
+    async fn exchange(&self, call: Call<'_>) -> Result<(u16, Vec<u8>), BrokerError> {
+        let endpoint = call.endpoint;
+        let kind = endpoint.call_kind();
+        let name = endpoint.name();
+        let request = self.request(&call)?;
+        self.limiter.acquire(endpoint.class()).await;
+        tracing::debug!(endpoint = name, method = %endpoint.method(), path = endpoint.path(), "kite request");
         let response = request
             .send()
             .await
-            .map_err(|error| transport_failure(&error, call.changes_orders(), path))?;
+            .map_err(|error| transport::no_answer(&error, kind, name))?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse().ok())
             .map(Duration::from_secs);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| transport_failure(&error, call.changes_orders(), path))?;
-        tracing::trace!(
-            %method,
-            path,
-            status,
-            bytes = body.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "kite answer"
-        );
-        if !(200..300).contains(&status) {
-            return Err(map_error_response(
-                status,
-                &content_type,
-                &body,
-                retry_after,
-                call,
-                path,
-                self.egress_ip,
-            ));
+        let body = transport::read_body(response, call.limit, kind, name).await?;
+        tracing::trace!(endpoint = name, status, bytes = body.len(), "kite answer");
+        if (200..300).contains(&status) {
+            return Ok((status, body));
         }
-        Ok(SuccessAnswer {
-            status,
-            content_type,
-            body: Vec::from(body),
-        })
+        let error = match serde_json::from_slice::<WireError>(&body) {
+            Ok(kite) if kite.is_error() || !kite.message.is_empty() => kite_error(
+                status,
+                kite,
+                retry_after,
+                endpoint,
+                call.order_id,
+                self.egress_ip,
+            ),
+            _ => unenveloped_answer(kind, status, &body, retry_after, name),
+        };
+        Err(error)
+    }
+
+    fn request(&self, call: &Call<'_>) -> Result<RequestBuilder, BrokerError> {
+        let endpoint = call.endpoint;
+        let mut url = endpoint
+            .url(&self.api_url, call.parameters)
+            .ok_or_else(|| BrokerError::Decode {
+                message: format!(
+                    "could not build the URL of {} under {}",
+                    endpoint.name(),
+                    self.api_url
+                ),
+            })?;
+        if let Payload::Query(pairs) = &call.payload {
+            url.query_pairs_mut().extend_pairs(pairs);
+        }
+        let mut request = self
+            .http
+            .request(endpoint.method(), url)
+            .header("X-Kite-Version", KITE_VERSION);
+        if let Some(session) = call.session {
+            request = request.header(AUTHORIZATION, session.header().clone());
+        }
+        if let Payload::Form(body) = &call.payload {
+            request = request
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body.clone());
+        }
+        Ok(request)
     }
 }
 
@@ -780,45 +658,11 @@ impl KiteHttpClient {
 mod tests {
     use super::*;
 
-    fn client() -> KiteHttpClient {
-        KiteHttpClient::builder("key123")
-            .without_rate_limits()
-            .build()
-            .unwrap()
-    }
-
     #[test]
-    fn the_authorization_header_is_sensitive_and_never_printed() {
-        let client = client();
-        let tokens =
-            SessionTokens::new("tok456".into(), Utc::now() + chrono::Duration::hours(1)).unwrap();
-        client.set_session(&tokens).unwrap();
-        let header = client.authorization().unwrap();
-        assert!(header.is_sensitive());
-        assert_eq!(header.to_str().unwrap(), "token key123:tok456");
-        let printed = format!("{header:?} {client:?}");
-        assert!(
-            !printed.contains("tok456") && !printed.contains("key123"),
-            "{printed}"
-        );
-    }
-
-    #[test]
-    fn without_a_session_calls_need_a_login() {
-        assert!(client().authorization().unwrap_err().needs_login());
-    }
-
-    #[test]
-    fn base_urls_must_be_absolute_http_urls() {
-        for bad in ["api.kite.trade", "ftp://api.kite.trade", ""] {
-            let error = KiteHttpClient::builder("k")
-                .base_url(bad)
-                .build()
-                .unwrap_err();
-            assert!(
-                matches!(error, ClientBuildError::BadUrl { .. }),
-                "{bad}: {error}"
-            );
-        }
+    fn secret_forms_encode_like_any_form() {
+        let Payload::Form(body) = secret_form(&[("a", "x y"), ("b", "1&2=3")]) else {
+            panic!("a form")
+        };
+        assert_eq!(&body[..], b"a=x+y&b=1%262%3D3");
     }
 }

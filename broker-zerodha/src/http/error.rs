@@ -1,51 +1,26 @@
-//! Kite Connect errors mapped to [`BrokerError`].
+//! Kite Connect's errors mapped to [`BrokerError`].
 //!
 //! Kite answers errors as `{"status":"error","message":…,"error_type":…}` with an HTTP status
-//! (<https://kite.trade/docs/connect/v3/exceptions/>). The mapping goes by `error_type`, never
-//! by message text, except for the IP-whitelist refusal (a `PermissionException` whose message
-//! names the IP) and "order not found" answers to calls about one order. The HTTP status is
-//! kept in the message of every mapped error.
-//!
-//! Order calls (place, modify, cancel) are special: once the request has been sent, a timeout,
-//! a 5xx without a definite refusal, or a lost connection means the order may exist, so they
-//! become [`BrokerError::OrderOutcomeUnknown`] and are never repeated.
+//! (<https://kite.trade/docs/connect/v3/exceptions/>), sometimes inside an HTTP 200. What
+//! only Kite can say is mapped here: its rate-limit answer, the IP-whitelist refusal (a
+//! `PermissionException` whose message names the IP), "order not found" on calls about one
+//! order, `TokenException` (the session is over) and a refused token-exchange checksum.
+//! Everything else goes through [`broker_core::transport::reported_error`]: a 5xx whose type
+//! is not a definite refusal is Kite's own trouble ([`Refusal::Internal`]: the order may
+//! exist), anything else a definite refusal. Answers that are not Kite's JSON at all (an
+//! HTML page, an empty body) are classified by `broker_core::transport` alone.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use broker_core::transport::server_failure;
-use broker_core::{BrokerError, ConnectivityKind, OrderId};
+use broker_core::transport::{Refusal, reported_error};
+use broker_core::{BrokerError, OrderId};
 
-use super::models::ErrorEnvelope;
+use super::Endpoint;
+use super::models::WireError;
 
-/// What kind of call failed, which decides how failures after sending are reported.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum CallKind<'a> {
-    /// A read or session call: safe to repeat.
-    Read,
-    /// A read about one order (history, trades): "not found" means [`BrokerError::OrderNotFound`].
-    ReadOrder(&'a OrderId),
-    /// Placing an order: repeating it could duplicate it.
-    Place,
-    /// Modifying or cancelling one order.
-    ChangeOrder(&'a OrderId),
-}
-
-impl CallKind<'_> {
-    /// Whether the call places, modifies or cancels an order.
-    pub(crate) fn changes_orders(self) -> bool {
-        matches!(self, Self::Place | Self::ChangeOrder(_))
-    }
-
-    fn order_id(self) -> Option<OrderId> {
-        match self {
-            Self::ReadOrder(id) | Self::ChangeOrder(id) => Some(id.clone()),
-            Self::Read | Self::Place => None,
-        }
-    }
-}
-
-/// Error types that are a definite answer from Kite: the request was refused, nothing happened.
+/// Error types that are a definite answer from Kite: the request was refused, nothing
+/// happened, whatever the HTTP status.
 const DEFINITE_REFUSALS: [&str; 8] = [
     "TokenException",
     "PermissionException",
@@ -57,34 +32,23 @@ const DEFINITE_REFUSALS: [&str; 8] = [
     "HoldingException",
 ];
 
-/// Error types of Kite's own back-end trouble: on a read, a 5xx with one of them is safe to
-/// repeat.
-const TRANSIENT: [&str; 3] = ["NetworkException", "DataException", "GeneralException"];
-
-/// Maps a non-success HTTP answer to a [`BrokerError`].
+/// Maps Kite's error envelope to a [`BrokerError`].
 ///
-/// `egress_ip` is the public address requests leave from, reported in
-/// [`BrokerError::IpNotWhitelisted`] (the IP in Kite's message is used when it is unknown).
-pub(crate) fn map_error_response(
+/// `order_id` is the order a call is about (its "not found" becomes
+/// [`BrokerError::OrderNotFound`]); `egress_ip` is the public address requests leave from,
+/// reported in [`BrokerError::IpNotWhitelisted`] (the IP in Kite's message when unknown).
+pub(crate) fn kite_error(
     status: u16,
-    content_type: &str,
-    body: &[u8],
+    error: WireError,
     retry_after: Option<Duration>,
-    call: CallKind<'_>,
-    path: &str,
+    endpoint: Endpoint,
+    order_id: Option<&OrderId>,
     egress_ip: Option<IpAddr>,
 ) -> BrokerError {
-    let envelope = content_type
-        .contains("json")
-        .then(|| serde_json::from_slice::<ErrorEnvelope>(body).ok())
-        .flatten()
-        .filter(|envelope| envelope.error_type.is_some() || !envelope.message.is_empty());
-    let Some(envelope) = envelope else {
-        return map_non_kite_answer(status, content_type, body.len(), call, path);
-    };
-    let error_type = envelope.error_type.unwrap_or_default();
-    let message = envelope.message;
+    let error_type = error.error_type.unwrap_or_default();
+    let message = error.message;
     let described = format!("{message} ({error_type}, HTTP {status})");
+    let call = endpoint.call_kind();
 
     if status == 429 || (error_type == "NetworkException" && is_too_many_requests(&message)) {
         return BrokerError::RateLimited {
@@ -104,90 +68,53 @@ pub(crate) fn map_error_response(
             message,
         };
     }
-    if let Some(order_id) = call.order_id()
+    if let Some(order_id) = order_id
         && is_order_not_found(&error_type, &message)
     {
-        return BrokerError::OrderNotFound { order_id };
+        return BrokerError::OrderNotFound {
+            order_id: order_id.clone(),
+        };
     }
-    match error_type.as_str() {
-        "TokenException" => BrokerError::SessionExpired { message: described },
-        "OrderException" | "InputException" | "MarginException" | "HoldingException"
-            if call.changes_orders() =>
-        {
-            BrokerError::OrderRejected {
-                code: Some(error_type),
-                message: described,
-            }
-        }
-        _ if call.changes_orders()
-            && status >= 500
-            && !DEFINITE_REFUSALS.contains(&error_type.as_str()) =>
-        {
-            server_failure(status, true, path)
-        }
-        transient if status >= 500 && TRANSIENT.contains(&transient) => BrokerError::Connectivity {
-            kind: ConnectivityKind::ServerError { status },
-            message: described,
-        },
-        _ => BrokerError::Broker {
-            code: Some(error_type).filter(|code| !code.is_empty()),
-            message,
-            status: Some(status),
-        },
+    if matches!(
+        endpoint,
+        Endpoint::GenerateSession | Endpoint::RenewAccessToken
+    ) && is_credential_refusal(&message)
+    {
+        return BrokerError::InvalidCredentials {
+            message: format!(
+                "Kite refused the app's key or checksum: check the API key and secret ({described})"
+            ),
+        };
     }
-}
-
-/// A 2xx answer whose body is Kite's error envelope (`"status":"error"`), mapped like any
-/// other error; `None` when the body is not an error envelope.
-pub(crate) fn error_in_success_answer(
-    status: u16,
-    body: &[u8],
-    call: CallKind<'_>,
-    path: &str,
-    egress_ip: Option<IpAddr>,
-) -> Option<BrokerError> {
-    let envelope: ErrorEnvelope = serde_json::from_slice(body).ok()?;
-    (envelope.status == "error").then(|| {
-        map_error_response(
-            status,
-            "application/json",
-            body,
-            None,
-            call,
-            path,
-            egress_ip,
-        )
-    })
-}
-
-/// An answer that is not Kite's JSON: a firewall page, a gateway error or an empty body.
-fn map_non_kite_answer(
-    status: u16,
-    content_type: &str,
-    body_len: usize,
-    call: CallKind<'_>,
-    path: &str,
-) -> BrokerError {
-    let shape = if body_len == 0 {
-        "an empty body".to_owned()
+    if error_type == "TokenException" {
+        return BrokerError::SessionExpired { message: described };
+    }
+    let refusal = if status >= 500 && !DEFINITE_REFUSALS.contains(&error_type.as_str()) {
+        Refusal::Internal
     } else {
-        format!("a {content_type:?} body of {body_len} bytes")
+        Refusal::Definite
     };
-    match status {
-        429 => BrokerError::RateLimited {
-            retry_after: None,
-            message: format!("HTTP 429 with {shape}"),
-        },
-        500.. => server_failure(status, call.changes_orders(), path),
-        _ => BrokerError::RequestBlocked {
-            status,
-            message: format!("HTTP {status} with {shape} instead of Kite's JSON"),
-        },
-    }
+    let message = if call.changes_orders() || refusal == Refusal::Internal {
+        described
+    } else {
+        message
+    };
+    reported_error(
+        call,
+        status,
+        refusal,
+        Some(error_type).filter(|code| !code.is_empty()),
+        message,
+    )
 }
 
 fn is_too_many_requests(message: &str) -> bool {
     message.to_ascii_lowercase().contains("too many requests")
+}
+
+fn is_credential_refusal(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("checksum") || message.contains("invalid `api_key`")
 }
 
 fn is_order_not_found(error_type: &str, message: &str) -> bool {
@@ -202,7 +129,7 @@ fn is_order_not_found(error_type: &str, message: &str) -> bool {
 ///
 /// Returns `Some(None)` when the message is an IP refusal without a readable address,
 /// `None` when it is not an IP refusal at all.
-pub(crate) fn not_allowed_ip(message: &str) -> Option<Option<IpAddr>> {
+fn not_allowed_ip(message: &str) -> Option<Option<IpAddr>> {
     let lower = message.to_ascii_lowercase();
     if !(lower.contains("ip") && lower.contains("not allowed")) {
         return None;
@@ -217,20 +144,21 @@ pub(crate) fn not_allowed_ip(message: &str) -> Option<Option<IpAddr>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use broker_core::{ConnectivityKind, PlacementOutcome};
 
-    fn kite(status: u16, error_type: &str, message: &str, call: CallKind<'_>) -> BrokerError {
-        let body = serde_json::json!({
-            "status": "error", "message": message, "error_type": error_type, "data": null
-        });
-        map_error_response(
-            status,
-            "application/json",
-            body.to_string().as_bytes(),
-            None,
-            call,
-            "/test",
-            None,
+    fn kite(status: u16, error_type: &str, message: &str, endpoint: Endpoint) -> BrokerError {
+        let order_id = OrderId::new("1");
+        let about = matches!(
+            endpoint,
+            Endpoint::CancelOrder | Endpoint::ModifyOrder | Endpoint::OrderHistory
         )
+        .then_some(&order_id);
+        let error = WireError {
+            status: "error".into(),
+            message: message.into(),
+            error_type: Some(error_type.into()),
+        };
+        kite_error(status, error, None, endpoint, about, None)
     }
 
     #[test]
@@ -249,17 +177,21 @@ mod tests {
 
     #[test]
     fn error_types_map_to_what_the_caller_must_do() {
-        let id = OrderId::new("1");
         assert!(matches!(
-            kite(403, "TokenException", "Incorrect `api_key` or `access_token`.", CallKind::Read),
+            kite(403, "TokenException", "Incorrect `api_key` or `access_token`.", Endpoint::Profile),
             BrokerError::SessionExpired { message } if message.contains("HTTP 403")
         ));
         assert!(matches!(
-            kite(400, "MarginException", "Insufficient funds", CallKind::Place),
+            kite(400, "MarginException", "Insufficient funds", Endpoint::PlaceOrder),
             BrokerError::OrderRejected { code: Some(code), .. } if code == "MarginException"
         ));
         assert!(matches!(
-            kite(429, "NetworkException", "Too many requests", CallKind::Read),
+            kite(
+                429,
+                "NetworkException",
+                "Too many requests",
+                Endpoint::OrderBook
+            ),
             BrokerError::RateLimited { .. }
         ));
         assert!(matches!(
@@ -267,45 +199,66 @@ mod tests {
                 503,
                 "NetworkException",
                 "Too many requests",
-                CallKind::Place
+                Endpoint::PlaceOrder
             ),
             BrokerError::RateLimited { .. }
         ));
-        assert!(matches!(
-            kite(503, "NetworkException", "OMS unreachable", CallKind::Place),
+        assert_eq!(
+            kite(
+                503,
+                "NetworkException",
+                "OMS unreachable",
+                Endpoint::PlaceOrder
+            ),
             BrokerError::OrderOutcomeUnknown {
-                kind: ConnectivityKind::ServerError { status: 503 }
+                kind: ConnectivityKind::BrokerInternal { status: 503 }
             }
-        ));
+        );
         assert!(matches!(
             kite(
                 400,
                 "InputException",
                 "Couldn't find that `order_id`.",
-                CallKind::ChangeOrder(&id)
+                Endpoint::CancelOrder
             ),
             BrokerError::OrderNotFound { .. }
         ));
         assert!(matches!(
-            kite(418, "TeapotException", "short and stout", CallKind::Read),
+            kite(418, "TeapotException", "short and stout", Endpoint::Profile),
             BrokerError::Broker { code: Some(code), status: Some(418), .. } if code == "TeapotException"
         ));
     }
 
     #[test]
-    fn html_pages_are_firewall_blocks_or_unknown_order_outcomes() {
-        let page = b"<html><body>Request blocked</body></html>";
-        assert!(matches!(
-            map_error_response(403, "text/html", page, None, CallKind::Read, "/test", None),
-            BrokerError::RequestBlocked { status: 403, .. }
-        ));
-        assert!(matches!(
-            map_error_response(502, "text/html", page, None, CallKind::Place, "/test", None),
-            BrokerError::OrderOutcomeUnknown { .. }
-        ));
-        assert!(matches!(
-            map_error_response(502, "text/html", page, None, CallKind::Read, "/test", None),
-            BrokerError::Connectivity { .. }
-        ));
+    fn a_refused_checksum_at_the_token_exchange_is_a_credentials_problem() {
+        let error = kite(
+            403,
+            "TokenException",
+            "Invalid `checksum`.",
+            Endpoint::GenerateSession,
+        );
+        assert!(
+            matches!(error, BrokerError::InvalidCredentials { .. }),
+            "{error:?}"
+        );
+        let used = kite(
+            403,
+            "TokenException",
+            "Token is invalid or has expired.",
+            Endpoint::GenerateSession,
+        );
+        assert!(used.needs_login(), "{used:?}");
+    }
+
+    #[test]
+    fn an_internal_failure_of_kite_on_an_order_call_leaves_the_order_unknown() {
+        for error_type in ["GeneralException", "DataException", "FancyNewException"] {
+            let error = kite(500, error_type, "oops", Endpoint::CancelOrder);
+            assert_eq!(error.placement_outcome(), PlacementOutcome::Unknown);
+            let read = kite(500, error_type, "oops", Endpoint::Holdings);
+            assert!(read.is_retryable(), "{read:?}");
+        }
+        let refused = kite(500, "OrderException", "rejected", Endpoint::PlaceOrder);
+        assert_eq!(refused.placement_outcome(), PlacementOutcome::Rejected);
     }
 }

@@ -7,30 +7,26 @@
 //! with each order's history, the trades, net positions and funds, and can apply a broker's
 //! [`PreTradePolicy`] so that a dry run refuses what the real broker would.
 
-use std::collections::HashMap;
+mod state;
+
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 
+use self::state::{PaperOrder, PaperState, key_of};
+use crate::ist;
 use crate::policy::{OrderRateGuard, PreTradePolicy};
-use crate::session::ist;
+use crate::session::{BrokerSession, SessionTokens};
 use crate::{
     Broker, BrokerError, BrokerKind, Exchange, Funds, Holding, InstrumentRef, LastPrice, Order,
-    OrderHistory, OrderId, OrderModification, OrderRequest, OrderStatus, Position, Product,
-    Profile, Quote, Result, Side, Trade, Validity, Variety,
+    OrderHistory, OrderId, OrderModification, OrderRequest, OrderStatus, Placement, Position,
+    Profile, Quote, Result, Trade, Variety,
 };
 
 /// The client id the paper broker reports and rate-limits under.
 const PAPER_CLIENT_ID: &str = "PAPER";
-
-/// Instruments are keyed by exchange and symbol; the broker token plays no part here.
-type InstrumentKey = (Exchange, String);
-
-fn key_of(instrument: &InstrumentRef) -> InstrumentKey {
-    (instrument.exchange, instrument.trading_symbol.clone())
-}
 
 /// An in-memory [`Broker`]; see the module docs.
 ///
@@ -51,8 +47,8 @@ fn key_of(instrument: &InstrumentRef) -> InstrumentKey {
 ///     .quantity(10)
 ///     .price(Decimal::new(801, 0))
 ///     .build()?;
-/// let order_id = broker.place_order(&request).await?;
-/// assert_eq!(broker.order(&order_id).await?.current.status, OrderStatus::Complete);
+/// let placed = broker.place_order(&request).await?;
+/// assert_eq!(broker.order(&placed.order_id).await?.current.status, OrderStatus::Complete);
 /// # Ok::<(), broker_core::BrokerError>(())
 /// # }).unwrap();
 /// ```
@@ -60,55 +56,6 @@ fn key_of(instrument: &InstrumentRef) -> InstrumentKey {
 pub struct PaperBroker {
     state: Mutex<PaperState>,
     guard: Option<OrderRateGuard>,
-}
-
-#[derive(Debug, Default)]
-struct PaperState {
-    prices: HashMap<InstrumentKey, Decimal>,
-    /// Order ids in placement order, and each order with its states.
-    order_ids: Vec<OrderId>,
-    orders: HashMap<OrderId, PaperOrder>,
-    trades: Vec<Trade>,
-    positions: Vec<PositionBook>,
-    holdings: Vec<Holding>,
-    cash: Decimal,
-    next_order_number: u64,
-    logged_out: bool,
-}
-
-#[derive(Debug)]
-struct PaperOrder {
-    current: Order,
-    /// Earlier states, oldest first.
-    earlier: Vec<Order>,
-    /// Cash blocked for a working buy order.
-    blocked: Decimal,
-    /// Whether a stop order's trigger has traded.
-    triggered: bool,
-}
-
-impl PaperOrder {
-    fn current(&self) -> &Order {
-        &self.current
-    }
-
-    fn record(&mut self, update: impl FnOnce(&mut Order)) {
-        let mut next = self.current.clone();
-        update(&mut next);
-        next.updated_at = Some(Utc::now().with_timezone(&ist()));
-        self.earlier
-            .push(std::mem::replace(&mut self.current, next));
-    }
-}
-
-#[derive(Debug)]
-struct PositionBook {
-    instrument: InstrumentRef,
-    product: Product,
-    buy_quantity: u64,
-    sell_quantity: u64,
-    buy_value: Decimal,
-    sell_value: Decimal,
 }
 
 impl PaperBroker {
@@ -172,210 +119,6 @@ impl PaperBroker {
     }
 }
 
-impl PaperState {
-    fn last_price(&self, instrument: &InstrumentRef) -> Option<Decimal> {
-        self.prices.get(&key_of(instrument)).copied()
-    }
-
-    fn available_cash(&self) -> Decimal {
-        self.cash - self.blocked_cash()
-    }
-
-    fn blocked_cash(&self) -> Decimal {
-        self.orders.values().map(|order| order.blocked).sum()
-    }
-
-    fn order_mut(&mut self, order_id: &OrderId) -> Result<&mut PaperOrder> {
-        self.orders
-            .get_mut(order_id)
-            .ok_or_else(|| BrokerError::OrderNotFound {
-                order_id: order_id.clone(),
-            })
-    }
-
-    /// The cash a buy order needs at its reference price: its limit, else its trigger, else
-    /// the last price. `None` when a market order has no price to go by.
-    fn cash_needed(&self, order: &Order) -> Option<Decimal> {
-        if order.side == Side::Sell {
-            return Some(Decimal::ZERO);
-        }
-        let reference = order
-            .price
-            .or(order.trigger_price)
-            .or_else(|| self.last_price(&order.instrument))?;
-        Some(reference * Decimal::from(order.quantity))
-    }
-
-    /// Blocks cash for a buy order, or rejects it. Returns whether it may go on.
-    fn block_cash(&mut self, order_id: &OrderId) -> bool {
-        let Some(order) = self.orders.get(order_id) else {
-            return false;
-        };
-        let current = order.current().clone();
-        let available = self.available_cash() + order.blocked;
-        let rejection = match self.cash_needed(&current) {
-            None => Some(format!(
-                "no last price for {} to fill a market order at",
-                current.instrument
-            )),
-            Some(needed) if needed > available => Some(format!(
-                "insufficient funds: the order needs {needed}, {available} is available"
-            )),
-            Some(needed) => {
-                if let Some(order) = self.orders.get_mut(order_id) {
-                    order.blocked = needed;
-                }
-                None
-            }
-        };
-        match rejection {
-            Some(reason) => {
-                if let Some(order) = self.orders.get_mut(order_id) {
-                    order.blocked = Decimal::ZERO;
-                    order.record(|state| state.status = OrderStatus::Rejected { reason });
-                }
-                false
-            }
-            None => true,
-        }
-    }
-
-    /// Fills, triggers or leaves an order as the last price dictates.
-    fn match_order(&mut self, order_id: &OrderId) {
-        let Some(order) = self.orders.get(order_id) else {
-            return;
-        };
-        let current = order.current().clone();
-        let Some(last) = self.last_price(&current.instrument) else {
-            return;
-        };
-        let triggered = order.triggered
-            || match (current.trigger_price, current.side) {
-                (None, _) => true,
-                (Some(trigger), Side::Buy) => last >= trigger,
-                (Some(trigger), Side::Sell) => last <= trigger,
-            };
-        let marketable = match (current.price, current.side) {
-            _ if current.order_type.is_market() => true,
-            (Some(limit), Side::Buy) => last <= limit,
-            (Some(limit), Side::Sell) => last >= limit,
-            (None, _) => false,
-        };
-        if triggered && marketable {
-            self.fill(order_id, last);
-        } else if let Some(order) = self.orders.get_mut(order_id) {
-            let status = if triggered {
-                OrderStatus::Open
-            } else {
-                OrderStatus::TriggerPending
-            };
-            order.triggered = triggered;
-            if order.current().status != status {
-                order.record(|state| state.status = status);
-            }
-        }
-    }
-
-    fn fill(&mut self, order_id: &OrderId, price: Decimal) {
-        let Some(order) = self.orders.get_mut(order_id) else {
-            return;
-        };
-        order.blocked = Decimal::ZERO;
-        order.triggered = true;
-        order.record(|state| {
-            state.status = OrderStatus::Complete;
-            state.filled_quantity = state.quantity;
-            state.average_price = Some(price);
-        });
-        let filled = order.current().clone();
-        let value = price * Decimal::from(filled.quantity);
-        match filled.side {
-            Side::Buy => self.cash -= value,
-            Side::Sell => self.cash += value,
-        }
-        self.trades.push(Trade {
-            trade_id: format!("PT{:08}", self.trades.len() + 1),
-            order_id: filled.order_id.clone(),
-            instrument: filled.instrument.clone(),
-            side: filled.side,
-            product: filled.product,
-            quantity: filled.quantity,
-            price,
-            traded_at: filled.updated_at,
-        });
-        self.book_position(&filled, value);
-    }
-
-    fn book_position(&mut self, filled: &Order, value: Decimal) {
-        let position = match self.positions.iter_mut().position(|book| {
-            key_of(&book.instrument) == key_of(&filled.instrument) && book.product == filled.product
-        }) {
-            Some(index) => &mut self.positions[index],
-            None => {
-                self.positions.push(PositionBook {
-                    instrument: filled.instrument.clone(),
-                    product: filled.product,
-                    buy_quantity: 0,
-                    sell_quantity: 0,
-                    buy_value: Decimal::ZERO,
-                    sell_value: Decimal::ZERO,
-                });
-                let last = self.positions.len() - 1;
-                &mut self.positions[last]
-            }
-        };
-        let quantity = u64::from(filled.quantity);
-        match filled.side {
-            Side::Buy => {
-                position.buy_quantity += quantity;
-                position.buy_value += value;
-            }
-            Side::Sell => {
-                position.sell_quantity += quantity;
-                position.sell_value += value;
-            }
-        }
-    }
-
-    /// Ends an immediate-or-cancel order that could not fill at once.
-    fn expire_if_ioc(&mut self, order_id: &OrderId) {
-        if let Some(order) = self.orders.get_mut(order_id)
-            && order.current().validity == Validity::Ioc
-            && order.current().status.is_working()
-        {
-            order.blocked = Decimal::ZERO;
-            order.record(|state| state.status = OrderStatus::Cancelled);
-        }
-    }
-
-    fn position_of(&self, book: &PositionBook) -> Position {
-        let buy_quantity = Decimal::from(book.buy_quantity);
-        let sell_quantity = Decimal::from(book.sell_quantity);
-        let quantity = i64::try_from(book.buy_quantity).unwrap_or(i64::MAX)
-            - i64::try_from(book.sell_quantity).unwrap_or(i64::MAX);
-        let average_price = match quantity {
-            q if q > 0 => book.buy_value / buy_quantity,
-            q if q < 0 => book.sell_value / sell_quantity,
-            _ => Decimal::ZERO,
-        };
-        let last_price = self.last_price(&book.instrument);
-        let pnl = last_price
-            .map(|last| book.sell_value - book.buy_value + Decimal::from(quantity) * last);
-        Position {
-            instrument: book.instrument.clone(),
-            product: book.product,
-            quantity,
-            average_price,
-            buy_quantity: book.buy_quantity,
-            sell_quantity: book.sell_quantity,
-            buy_value: book.buy_value,
-            sell_value: book.sell_value,
-            last_price,
-            pnl,
-        }
-    }
-}
-
 #[async_trait]
 impl Broker for PaperBroker {
     fn kind(&self) -> BrokerKind {
@@ -403,7 +146,7 @@ impl Broker for PaperBroker {
         })
     }
 
-    async fn place_order(&self, request: &OrderRequest) -> Result<OrderId> {
+    async fn place_order(&self, request: &OrderRequest) -> Result<Placement> {
         if let Some(guard) = &self.guard {
             guard.admit(PAPER_CLIENT_ID, request)?;
         }
@@ -425,8 +168,8 @@ impl Broker for PaperBroker {
             trigger_price: request.trigger_price(),
             average_price: None,
             status: OrderStatus::Pending,
-            tag: request.tag().map(str::to_owned),
-            updated_at: Some(Utc::now().with_timezone(&ist())),
+            tag: request.tag().map(|tag| tag.as_str().to_owned()),
+            updated_at: Some(Utc::now().with_timezone(&ist::offset())),
         };
         state.order_ids.push(order_id.clone());
         state.orders.insert(
@@ -442,7 +185,7 @@ impl Broker for PaperBroker {
             state.match_order(&order_id);
             state.expire_if_ioc(&order_id);
         }
-        Ok(order_id)
+        Ok(Placement::new(order_id))
     }
 
     async fn modify_order(
@@ -567,10 +310,40 @@ impl Broker for PaperBroker {
     }
 }
 
+/// The paper broker's sessions are make-believe: logging in always works and lasts a day.
+#[async_trait]
+impl BrokerSession for PaperBroker {
+    async fn login(&self) -> Result<SessionTokens> {
+        self.lock().logged_out = false;
+        Ok(paper_session())
+    }
+
+    async fn resume(&self, tokens: SessionTokens) -> Result<()> {
+        if !tokens.is_valid_at(Utc::now()) {
+            return Err(BrokerError::SessionExpired {
+                message: "the paper session to resume has expired".into(),
+            });
+        }
+        self.lock().logged_out = false;
+        Ok(())
+    }
+
+    async fn session_tokens(&self) -> Option<SessionTokens> {
+        (!self.lock().logged_out).then(paper_session)
+    }
+}
+
+fn paper_session() -> SessionTokens {
+    SessionTokens::new("paper-session".into(), Utc::now() + Duration::days(1))
+        .unwrap_or_else(|_| unreachable!("the paper token is not empty"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MarketProtection, OrderType, PolicyRule, ValidationError};
+    use crate::{
+        MarketProtection, OrderType, PolicyRule, Product, Side, ValidationError, Validity,
+    };
     use rust_decimal_macros::dec;
 
     fn sbin() -> InstrumentRef {
@@ -602,7 +375,8 @@ mod tests {
         let id = broker
             .place_order(&request(Side::Buy, OrderType::Market, 10).build().unwrap())
             .await
-            .unwrap();
+            .unwrap()
+            .order_id;
 
         let history = broker.order(&id).await.unwrap();
         assert_eq!(history.current.status, OrderStatus::Complete);
@@ -633,7 +407,8 @@ mod tests {
         let id = broker
             .place_order(&request(Side::Buy, OrderType::Market, 1).build().unwrap())
             .await
-            .unwrap();
+            .unwrap()
+            .order_id;
         assert!(
             matches!(status(&broker, &id).await, OrderStatus::Rejected { reason } if reason.contains("no last price"))
         );
@@ -646,7 +421,7 @@ mod tests {
             .price(dec!(805))
             .build()
             .unwrap();
-        let id = broker.place_order(&marketable).await.unwrap();
+        let id = broker.place_order(&marketable).await.unwrap().order_id;
         assert_eq!(status(&broker, &id).await, OrderStatus::Complete);
         assert_eq!(
             broker.trades().await.unwrap()[0].price,
@@ -658,7 +433,7 @@ mod tests {
             .price(dec!(820))
             .build()
             .unwrap();
-        let id = broker.place_order(&resting).await.unwrap();
+        let id = broker.place_order(&resting).await.unwrap().order_id;
         assert_eq!(status(&broker, &id).await, OrderStatus::Open);
         broker.set_price(&sbin(), dec!(819));
         assert_eq!(status(&broker, &id).await, OrderStatus::Open);
@@ -673,7 +448,7 @@ mod tests {
             .trigger_price(dec!(790))
             .build()
             .unwrap();
-        let id = broker.place_order(&stop_loss).await.unwrap();
+        let id = broker.place_order(&stop_loss).await.unwrap().order_id;
         assert_eq!(status(&broker, &id).await, OrderStatus::TriggerPending);
         broker.set_price(&sbin(), dec!(789));
         assert_eq!(status(&broker, &id).await, OrderStatus::Complete);
@@ -683,7 +458,7 @@ mod tests {
             .price(dec!(796))
             .build()
             .unwrap();
-        let id = broker.place_order(&stop_limit).await.unwrap();
+        let id = broker.place_order(&stop_limit).await.unwrap().order_id;
         assert_eq!(status(&broker, &id).await, OrderStatus::TriggerPending);
         broker.set_price(&sbin(), dec!(800));
         assert_eq!(
@@ -703,14 +478,14 @@ mod tests {
             .price(dec!(90))
             .build()
             .unwrap();
-        let id = broker.place_order(&resting).await.unwrap();
+        let id = broker.place_order(&resting).await.unwrap().order_id;
         assert_eq!(broker.funds().await.unwrap().utilised, dec!(720));
 
         let too_big = request(Side::Buy, OrderType::Limit, 5)
             .price(dec!(90))
             .build()
             .unwrap();
-        let rejected = broker.place_order(&too_big).await.unwrap();
+        let rejected = broker.place_order(&too_big).await.unwrap().order_id;
         assert!(
             matches!(status(&broker, &rejected).await, OrderStatus::Rejected { reason } if reason.contains("insufficient funds"))
         );
@@ -727,7 +502,7 @@ mod tests {
             .validity(Validity::Ioc)
             .build()
             .unwrap();
-        let id = broker.place_order(&ioc).await.unwrap();
+        let id = broker.place_order(&ioc).await.unwrap().order_id;
         assert_eq!(status(&broker, &id).await, OrderStatus::Cancelled);
         assert_eq!(broker.funds().await.unwrap().utilised, dec!(0));
     }
@@ -743,7 +518,8 @@ mod tests {
                     .unwrap(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .order_id;
         let change = OrderModification::builder(OrderType::Limit, 2)
             .price(dec!(801))
             .build()
@@ -780,7 +556,8 @@ mod tests {
         let id = broker
             .place_order(&request(Side::Buy, OrderType::Market, 1).build().unwrap())
             .await
-            .unwrap();
+            .unwrap()
+            .order_id;
         assert!(matches!(
             broker.cancel_order(&id, Variety::Regular).await,
             Err(BrokerError::OrderRejected { .. })
@@ -821,7 +598,8 @@ mod tests {
                     .unwrap(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .order_id;
         assert_eq!(
             broker.order(&id).await.unwrap().current.tag.as_deref(),
             Some("run42")

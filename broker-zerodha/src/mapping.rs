@@ -3,17 +3,18 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use rust_decimal::Decimal;
 
-use broker_core::session::ist;
 use broker_core::{
     BrokerError, BrokerKind, Exchange, Funds, Holding, InstrumentRef, LastPrice, MarketProtection,
     Ohlc, Order, OrderId, OrderModification, OrderRequest, OrderStatus, OrderType, Position,
-    Product, Profile, Quote, Side, Trade, Validity, Variety,
+    Product, Profile, Quote, Side, Trade, ValidationError, Validity, Variety, ist,
 };
 
-use super::models::{
-    KiteHolding, KiteLtp, KiteOhlc, KiteOrder, KitePosition, KiteQuote, KiteTrade,
-    ModifyOrderParams, PlaceOrderParams, SegmentMargins, UserProfile,
+use crate::broker::AutoslicePlacement;
+use crate::http::models::{
+    ModifyOrderBody, PlaceOrderBody, WireAutoslicePlacement, WireError, WireFunds, WireHolding,
+    WireLtp, WireOhlc, WireOrder, WirePosition, WireProfile, WireQuote, WireTrade,
 };
+use crate::http::{Endpoint, kite_error};
 
 fn unknown(field: &str, value: &str) -> BrokerError {
     BrokerError::Decode {
@@ -114,24 +115,6 @@ pub fn validity(value: &str, ttl: Option<u32>) -> Result<Validity, BrokerError> 
     }
 }
 
-/// Kite's variety path segment.
-///
-/// # Errors
-/// [`BrokerError::Unsupported`] for bracket orders, which Kite discontinued.
-pub fn variety_code(variety: Variety) -> Result<&'static str, BrokerError> {
-    match variety {
-        Variety::Regular => Ok("regular"),
-        Variety::Amo => Ok("amo"),
-        Variety::Cover => Ok("co"),
-        Variety::Iceberg => Ok("iceberg"),
-        Variety::Auction => Ok("auction"),
-        _ => Err(BrokerError::Unsupported {
-            broker: BrokerKind::Zerodha,
-            operation: "bracket orders",
-        }),
-    }
-}
-
 /// The variety Kite names.
 pub fn variety(value: &str) -> Result<Variety, BrokerError> {
     match value {
@@ -177,7 +160,7 @@ pub fn order_status(status: &str, status_message: Option<&str>) -> OrderStatus {
 /// A Kite timestamp (`YYYY-MM-DD HH:MM:SS`, IST).
 pub fn ist_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;
-    ist().from_local_datetime(&naive).single()
+    ist::offset().from_local_datetime(&naive).single()
 }
 
 fn positive(value: Decimal) -> Option<Decimal> {
@@ -189,7 +172,7 @@ fn instrument(exchange_code: &str, symbol: &str, token: u64) -> Result<Instrumen
     Ok(if token == 0 {
         reference
     } else {
-        reference.with_token(token.to_string())
+        reference.with_broker_token(token.to_string())
     })
 }
 
@@ -209,7 +192,7 @@ fn instrument_from_key(key: &str, token: u64) -> Result<InstrumentRef, BrokerErr
 ///
 /// # Errors
 /// [`BrokerError::Decode`] naming an unknown enumeration value.
-pub fn order(wire: &KiteOrder) -> Result<Order, BrokerError> {
+pub fn order(wire: &WireOrder) -> Result<Order, BrokerError> {
     Ok(Order {
         order_id: OrderId::new(wire.order_id.clone()),
         exchange_order_id: wire.exchange_order_id.clone().filter(|id| !id.is_empty()),
@@ -238,7 +221,7 @@ pub fn order(wire: &KiteOrder) -> Result<Order, BrokerError> {
 ///
 /// # Errors
 /// [`BrokerError::Decode`] naming an unknown enumeration value.
-pub fn trade(wire: &KiteTrade) -> Result<Trade, BrokerError> {
+pub fn trade(wire: &WireTrade) -> Result<Trade, BrokerError> {
     Ok(Trade {
         trade_id: wire.trade_id.clone(),
         order_id: OrderId::new(wire.order_id.clone()),
@@ -259,7 +242,7 @@ pub fn trade(wire: &KiteTrade) -> Result<Trade, BrokerError> {
 ///
 /// # Errors
 /// [`BrokerError::Decode`] naming an unknown enumeration value.
-pub fn position(wire: &KitePosition) -> Result<Position, BrokerError> {
+pub fn position(wire: &WirePosition) -> Result<Position, BrokerError> {
     Ok(Position {
         instrument: instrument(&wire.exchange, &wire.tradingsymbol, wire.instrument_token)?,
         product: product(&wire.product)?,
@@ -274,15 +257,28 @@ pub fn position(wire: &KitePosition) -> Result<Position, BrokerError> {
     })
 }
 
-/// A domain holding from Kite's; the quantity includes shares bought but not yet settled.
+/// A domain holding from Kite's. Its quantity is everything held: settled shares, shares
+/// bought but not yet settled (T+1), and shares held under the margin trading facility,
+/// which Kite reports in three separate fields.
 ///
 /// # Errors
-/// [`BrokerError::Decode`] naming an unknown exchange.
-pub fn holding(wire: &KiteHolding) -> Result<Holding, BrokerError> {
+/// [`BrokerError::Decode`] naming an unknown exchange, or quantities whose sum does not fit.
+pub fn holding(wire: &WireHolding) -> Result<Holding, BrokerError> {
+    let mtf = wire.mtf.as_ref().map_or(0, |mtf| mtf.quantity);
+    let quantity = wire
+        .quantity
+        .checked_add(wire.t1_quantity)
+        .and_then(|sum| sum.checked_add(mtf))
+        .ok_or_else(|| BrokerError::Decode {
+            message: format!(
+                "the holding quantities of {}:{} do not add up to a number",
+                wire.exchange, wire.tradingsymbol
+            ),
+        })?;
     Ok(Holding {
         instrument: instrument(&wire.exchange, &wire.tradingsymbol, wire.instrument_token)?,
         isin: wire.isin.clone().filter(|isin| !isin.is_empty()),
-        quantity: wire.quantity + wire.t1_quantity,
+        quantity,
         average_price: wire.average_price,
         last_price: positive(wire.last_price),
         pnl: Some(wire.pnl),
@@ -290,7 +286,7 @@ pub fn holding(wire: &KiteHolding) -> Result<Holding, BrokerError> {
 }
 
 /// Funds from the equity segment's margins.
-pub fn funds(wire: &SegmentMargins) -> Funds {
+pub fn funds(wire: &WireFunds) -> Funds {
     Funds {
         net: wire.net,
         available_cash: wire.available.cash,
@@ -299,7 +295,7 @@ pub fn funds(wire: &SegmentMargins) -> Funds {
 }
 
 /// The profile; segments that are not exchanges (such as `MF`) are left out.
-pub fn profile(wire: &UserProfile) -> Profile {
+pub fn profile(wire: &WireProfile) -> Profile {
     Profile {
         broker: BrokerKind::Zerodha,
         user_id: wire.user_id.clone(),
@@ -313,7 +309,7 @@ pub fn profile(wire: &UserProfile) -> Profile {
     }
 }
 
-fn ohlc(wire: &KiteOhlc) -> Ohlc {
+fn ohlc(wire: &WireOhlc) -> Ohlc {
     Ohlc {
         open: wire.open,
         high: wire.high,
@@ -326,7 +322,7 @@ fn ohlc(wire: &KiteOhlc) -> Ohlc {
 ///
 /// # Errors
 /// [`BrokerError::Decode`] when the key is not `EXCHANGE:SYMBOL` of a known exchange.
-pub fn quote(key: &str, wire: &KiteQuote) -> Result<Quote, BrokerError> {
+pub fn quote(key: &str, wire: &WireQuote) -> Result<Quote, BrokerError> {
     Ok(Quote {
         instrument: instrument_from_key(key, wire.instrument_token)?,
         last_price: wire.last_price,
@@ -340,20 +336,64 @@ pub fn quote(key: &str, wire: &KiteQuote) -> Result<Quote, BrokerError> {
 ///
 /// # Errors
 /// [`BrokerError::Decode`] when the key is not `EXCHANGE:SYMBOL` of a known exchange.
-pub fn last_price(key: &str, wire: &KiteLtp) -> Result<LastPrice, BrokerError> {
+pub fn last_price(key: &str, wire: &WireLtp) -> Result<LastPrice, BrokerError> {
     Ok(LastPrice {
         instrument: instrument_from_key(key, wire.instrument_token)?,
         last_price: wire.last_price,
     })
 }
 
-/// The form that places `request`.
+/// Kite's `iceberg_legs` and `iceberg_quantity` of an iceberg request: the quantity over the
+/// legs, rounded up to whole lots (31 lots in 2 legs: legs of 16 lots, the last one takes
+/// the rest), as Kite computes and checks it.
 ///
 /// # Errors
-/// [`BrokerError::Unsupported`] for a product Kite does not offer.
-pub fn place_params(request: &OrderRequest) -> Result<PlaceOrderParams, BrokerError> {
+/// [`ValidationError::MissingField`] for an iceberg request without legs (Kite needs them),
+/// [`ValidationError::IcebergLegsOutOfRange`] for more legs than lots.
+fn iceberg(
+    request: &OrderRequest,
+    lot_size: u32,
+) -> Result<(Option<u8>, Option<u32>), BrokerError> {
+    if request.variety() != Variety::Iceberg {
+        return Ok((None, None));
+    }
+    let legs = request
+        .iceberg_legs()
+        .ok_or(ValidationError::MissingField {
+            field: "iceberg legs",
+        })?;
+    let lot_size = lot_size.max(1);
+    let lots = request.quantity() / lot_size;
+    if u32::from(legs) > lots {
+        return Err(ValidationError::IcebergLegsOutOfRange {
+            legs,
+            quantity: request.quantity(),
+        }
+        .into());
+    }
+    let leg_quantity = lots.div_ceil(u32::from(legs)) * lot_size;
+    Ok((Some(legs), Some(leg_quantity)))
+}
+
+/// The form that places `request`, whose instrument trades in lots of `lot_size`.
+///
+/// # Errors
+/// [`BrokerError::Unsupported`] for a product Kite does not offer,
+/// [`BrokerError::Validation`] for an iceberg order without legs (or with more legs than
+/// lots) or an auction order without its auction number.
+pub fn place_order_body(
+    request: &OrderRequest,
+    lot_size: u32,
+) -> Result<PlaceOrderBody, BrokerError> {
     let (validity, validity_ttl) = validity_code(request.validity());
-    Ok(PlaceOrderParams {
+    let (iceberg_legs, iceberg_quantity) = iceberg(request, lot_size)?;
+    if request.variety() == Variety::Auction && request.auction_number().is_none() {
+        return Err(ValidationError::MissingField {
+            field: "auction number",
+        }
+        .into());
+    }
+    Ok(PlaceOrderBody {
         exchange: request.instrument().exchange.as_str().to_owned(),
         tradingsymbol: request.instrument().trading_symbol.clone(),
         transaction_type: side_code(request.side()).to_owned(),
@@ -366,21 +406,67 @@ pub fn place_params(request: &OrderRequest) -> Result<PlaceOrderParams, BrokerEr
         trigger_price: request.trigger_price(),
         disclosed_quantity: request.disclosed_quantity(),
         market_protection: request.market_protection().map(market_protection_code),
-        tag: request.tag().map(str::to_owned),
+        tag: request.tag().map(|tag| tag.as_str().to_owned()),
         algo_id: request.algo_id().map(str::to_owned),
+        iceberg_legs,
+        iceberg_quantity,
+        auction_number: request.auction_number().map(str::to_owned),
+        autoslice: None,
+    })
+}
+
+/// An autosliced placement: the parent id and each slice, placed or refused (a refused
+/// slice's error is mapped like the refusal of a placement: `MarginException` is
+/// [`BrokerError::OrderRejected`]). `egress_ip` is reported in an IP refusal.
+///
+/// # Errors
+/// [`BrokerError::Decode`] for a slice with neither an order id nor an error.
+pub fn autoslice(
+    wire: &WireAutoslicePlacement,
+    egress_ip: Option<std::net::IpAddr>,
+) -> Result<AutoslicePlacement, BrokerError> {
+    let slices = wire
+        .children
+        .iter()
+        .map(|child| match (&child.order_id, &child.error) {
+            (Some(order_id), _) => Ok(Ok(OrderId::new(order_id.clone()))),
+            (None, Some(error)) => {
+                let reported = WireError {
+                    status: "error".to_owned(),
+                    message: error.message.clone(),
+                    error_type: Some(error.error_type.clone()),
+                };
+                Ok(Err(kite_error(
+                    error.code,
+                    reported,
+                    None,
+                    Endpoint::PlaceOrder,
+                    None,
+                    egress_ip,
+                )))
+            }
+            (None, None) => Err(BrokerError::Decode {
+                message: "an autoslice child with neither an order id nor an error".into(),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AutoslicePlacement {
+        order_id: OrderId::new(wire.order_id.clone()),
+        slices,
     })
 }
 
 /// The form that applies `change`.
-pub fn modify_params(change: &OrderModification) -> ModifyOrderParams {
+pub fn modify_order_body(change: &OrderModification) -> ModifyOrderBody {
     let (validity, _) = validity_code(change.validity());
-    ModifyOrderParams {
+    ModifyOrderBody {
         order_type: Some(order_type_code(change.order_type()).to_owned()),
         quantity: Some(change.quantity()),
         price: change.price(),
         trigger_price: change.trigger_price(),
         validity: Some(validity.to_owned()),
         disclosed_quantity: None,
+        market_protection: change.market_protection().map(market_protection_code),
     }
 }
 
@@ -442,7 +528,7 @@ mod tests {
             .algo_id("ALGO42")
             .build()
             .unwrap();
-        let params = place_params(&request).unwrap();
+        let params = place_order_body(&request, 75).unwrap();
         let form = serde_urlencoded::to_string(&params).unwrap();
         assert_eq!(
             form,
@@ -458,10 +544,65 @@ mod tests {
             assert_eq!(product(code).unwrap(), domain);
         }
         assert_eq!(market_protection_code(MarketProtection::Percent(3)), 3);
+    }
+
+    #[test]
+    fn iceberg_legs_are_the_quantity_over_the_legs_rounded_up_to_whole_lots() {
+        let iceberg = |quantity: u32, legs: u8| {
+            OrderRequest::builder()
+                .instrument(InstrumentRef::new(Exchange::Nfo, "NIFTY26DECFUT"))
+                .side(Side::Buy)
+                .order_type(OrderType::Limit)
+                .product(Product::Carryforward)
+                .quantity(quantity)
+                .price(dec!(24000))
+                .variety(Variety::Iceberg)
+                .iceberg_legs(legs)
+                .build()
+                .unwrap()
+        };
+        let body = place_order_body(&iceberg(31 * 65, 2), 65).unwrap();
+        assert_eq!(
+            (body.iceberg_legs, body.iceberg_quantity),
+            (Some(2), Some(16 * 65)),
+            "31 lots in 2 legs: 16 lots each, the last one takes the rest"
+        );
+        let body = place_order_body(&iceberg(1820, 2), 1).unwrap();
+        assert_eq!(body.iceberg_quantity, Some(910));
         assert!(matches!(
-            variety_code(Variety::Bracket),
-            Err(BrokerError::Unsupported { .. })
+            place_order_body(&iceberg(3 * 75, 4), 75),
+            Err(BrokerError::Validation(
+                ValidationError::IcebergLegsOutOfRange { legs: 4, .. }
+            ))
         ));
+        let without_legs = OrderRequest::builder()
+            .instrument(InstrumentRef::new(Exchange::Nse, "SBIN"))
+            .side(Side::Sell)
+            .order_type(OrderType::Limit)
+            .product(Product::Delivery)
+            .quantity(10)
+            .price(dec!(800));
+        for (variety, field) in [
+            (Variety::Iceberg, "iceberg legs"),
+            (Variety::Auction, "auction number"),
+        ] {
+            let request = without_legs.clone().variety(variety).build().unwrap();
+            assert_eq!(
+                place_order_body(&request, 1),
+                Err(BrokerError::Validation(ValidationError::MissingField {
+                    field
+                })),
+                "{variety:?}"
+            );
+        }
+        let auction = without_legs
+            .variety(Variety::Auction)
+            .auction_number("22")
+            .build()
+            .unwrap();
+        let body = place_order_body(&auction, 1).unwrap();
+        assert_eq!(body.auction_number.as_deref(), Some("22"));
+        assert_eq!(body.iceberg_legs, None);
     }
 
     #[test]
@@ -469,5 +610,21 @@ mod tests {
         let error = order_type("ICEBERG-M").unwrap_err();
         assert!(error.to_string().contains("ICEBERG-M"), "{error}");
         assert!(exchange("NCO").is_err());
+    }
+
+    #[test]
+    fn holdings_add_settled_t1_and_mtf_shares_and_refuse_sums_that_overflow() {
+        let mut wire: WireHolding = serde_json::from_str(
+            r#"{"tradingsymbol":"AARON","exchange":"NSE","quantity":1,"t1_quantity":2,
+                "mtf":{"quantity":1000}}"#,
+        )
+        .unwrap();
+        assert_eq!(holding(&wire).unwrap().quantity, 1003);
+        wire.quantity = u64::MAX;
+        let error = holding(&wire).unwrap_err();
+        assert!(matches!(error, BrokerError::Decode { .. }), "{error:?}");
+        wire.t1_quantity = 0;
+        wire.mtf = None;
+        assert_eq!(holding(&wire).unwrap().quantity, u64::MAX);
     }
 }

@@ -1,18 +1,15 @@
-//! Kite-shaped answers: the success envelope and the error envelope.
+//! Kite-shaped answers: the success envelope, the error envelope, and the pages a gateway or
+//! a firewall in front of the API answers with.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::http::models::Envelope;
+use crate::http::models::WireEnvelope;
 
 /// `{"status":"success","data":…}` with `application/json`.
 pub(super) fn success<T: Serialize>(data: T) -> Response {
-    let envelope = Envelope {
-        status: "success".to_owned(),
-        data,
-    };
-    match serde_json::to_string(&envelope) {
+    match serde_json::to_string(&WireEnvelope::success(data)) {
         Ok(body) => json(StatusCode::OK, body),
         Err(error) => KiteError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -80,6 +77,12 @@ impl IntoResponse for KiteError {
         json(self.status, body.to_string())
     }
 }
+
+/// The web application firewall's block page.
+pub(super) const FIREWALL_PAGE: &str = "<html><head><title>Request Rejected</title></head><body>The requested URL was rejected. Please consult with your administrator.</body></html>";
+
+/// A gateway's error page.
+pub(super) const GATEWAY_PAGE: &str = "<html><body><h1>Bad Gateway</h1></body></html>";
 
 /// An HTML page, as a firewall or a gateway in front of the API answers.
 pub(super) fn html_page(status: StatusCode, page: &'static str) -> Response {

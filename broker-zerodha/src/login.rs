@@ -1,78 +1,51 @@
-//! The Kite Connect login flow: the login URL, the redirect back, checksums and session expiry.
+//! How a Kite session is obtained: the login page, the redirect back, the token exchange.
 //!
-//! Kite logins are made by the user in a browser (<https://kite.trade/docs/connect/v3/user/>):
-//! the app sends the user to [`login_url`], Kite redirects back to the app's registered
-//! redirect URL with a single-use `request_token` (read it with [`LoginRedirect::parse`]), and
-//! the app exchanges it for an access token with
-//! [`crate::http::KiteHttpClient::generate_session`]. Nothing here automates the login itself.
+//! Kite logins are made by the account holder in a browser
+//! (<https://kite.trade/docs/connect/v3/user/>): the app sends them to
+//! [`Zerodha::login_url`], Kite redirects back to the app's registered redirect URL with a
+//! single-use `request_token` (read it with [`LoginRedirect::parse`]), and
+//! [`Zerodha::complete_login`] exchanges it for a session, after checking that the Kite user
+//! who logged in is the account's own. Nothing here automates the login itself.
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use broker_core::credentials::REDACTED;
-use broker_core::session::{ist, next_ist_time};
-use broker_core::{BrokerError, SessionTokens};
+use broker_core::{BrokerError, BrokerKind, REDACTED, Result, SessionTokens, ist};
 
-use crate::http::models::KiteSession;
+use crate::Zerodha;
+use crate::http::models::WireSession;
 
 /// The production login page.
 pub const KITE_LOGIN_URL: &str = "https://kite.zerodha.com/connect/login";
 
-/// The IST wall-clock time at which every Kite access token expires.
-pub const SESSION_EXPIRY_IST: NaiveTime = match NaiveTime::from_hms_opt(6, 0, 0) {
-    Some(time) => time,
-    None => unreachable!(),
-};
-
 /// Lowercase hex SHA-256 of the concatenated parts: the checksum Kite uses for the token
-/// exchange (`api_key + request_token + api_secret`), the refresh (`api_key + refresh_token +
+/// exchange (`api_key + request_token + api_secret`), the renewal (`api_key + refresh_token +
 /// api_secret`) and postbacks (`order_id + order_timestamp + api_secret`).
-pub fn checksum(parts: &[&str]) -> String {
+pub(crate) fn checksum(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    data_encoding::HEXLOWER.encode(&hasher.finalize())
 }
 
 /// Whether `received` is the checksum of `parts`, compared in constant time (upper-case hex
 /// is accepted too).
-pub fn checksum_matches(received: &str, parts: &[&str]) -> bool {
+pub(crate) fn checksum_matches(received: &str, parts: &[&str]) -> bool {
     let expected = checksum(parts);
     let received = received.to_ascii_lowercase();
     expected.as_bytes().ct_eq(received.as_bytes()).into()
 }
 
-/// The checksum of the token exchange or refresh: `api_key + token + api_secret`.
-pub(crate) fn token_checksum(
-    api_key: &SecretString,
-    token: &SecretString,
-    api_secret: &SecretString,
-) -> String {
-    checksum(&[
-        api_key.expose_secret(),
-        token.expose_secret(),
-        api_secret.expose_secret(),
-    ])
-}
-
-/// The URL of the Kite login page for this app.
-///
-/// `login_page` is [`KITE_LOGIN_URL`] in production (a simulator's `/connect/login` in tests).
-/// `redirect_params` are the caller's own parameters (typically a CSRF `state`); Kite echoes
-/// them back on the redirect. They travel URL-encoded inside the single `redirect_params`
-/// parameter, so `&` and `=` in them survive.
-///
-pub fn login_url(
-    login_page: &Url,
-    api_key: &SecretString,
-    redirect_params: &[(&str, &str)],
-) -> Url {
+/// The login page URL for the app with this key. `redirect_params` (typically a CSRF
+/// `state`) travel URL-encoded inside the single `redirect_params` parameter, so `&` and `=`
+/// in them survive, and Kite echoes them back on the redirect.
+fn login_url(login_page: &Url, api_key: &SecretString, redirect_params: &[(&str, &str)]) -> Url {
     let mut url = login_page.clone();
     {
         let mut query = url.query_pairs_mut();
@@ -94,7 +67,9 @@ pub fn login_url(
 #[non_exhaustive]
 pub enum LoginRedirectError {
     /// Kite reported something other than a successful login.
-    #[error("the login did not succeed (status {status:?}); ask the user to log in again")]
+    #[error(
+        "the login did not succeed (status {status:?}); ask the account holder to log in again"
+    )]
     NotSuccessful {
         /// The `status` parameter received, if any.
         status: Option<String>,
@@ -104,7 +79,7 @@ pub enum LoginRedirectError {
     MissingRequestToken,
 }
 
-/// What Kite sends back to the app's redirect URL after the user logs in.
+/// What Kite sends back to the app's redirect URL after the account holder logs in.
 #[derive(Clone)]
 pub struct LoginRedirect {
     request_token: SecretString,
@@ -117,7 +92,7 @@ impl LoginRedirect {
     ///
     /// # Errors
     /// [`LoginRedirectError`] when the login failed or no token came back.
-    pub fn parse(query: &str) -> Result<Self, LoginRedirectError> {
+    pub fn parse(query: &str) -> std::result::Result<Self, LoginRedirectError> {
         let mut status = None;
         let mut request_token = None;
         let mut params = Vec::new();
@@ -164,25 +139,24 @@ impl fmt::Debug for LoginRedirect {
     }
 }
 
-/// When a session that started at `login_time` (Kite's `YYYY-MM-DD HH:MM:SS`, IST) expires:
-/// 06:00 IST after it. Falls back to `now` when the login time is missing or unreadable.
-pub fn session_expiry(login_time: Option<&str>, now: DateTime<Utc>) -> DateTime<Utc> {
+/// When a Kite session ends: 06:00 IST after its login (Kite's `login_time`, IST), or after
+/// `now` when the login time is missing or unreadable.
+fn session_expiry(login_time: Option<&str>, now: DateTime<Utc>) -> DateTime<Utc> {
     let started = login_time
         .and_then(|text| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
-        .and_then(|naive| ist().from_local_datetime(&naive).single())
+        .and_then(|naive| ist::offset().from_local_datetime(&naive).single())
         .map_or(now, |time| time.with_timezone(&Utc));
-    next_ist_time(started, SESSION_EXPIRY_IST)
+    BrokerKind::Zerodha
+        .session_expires_at(started)
+        .unwrap_or(started)
 }
 
 /// The [`SessionTokens`] of a Kite session: its access token, its refresh token when the app
-/// is an approved platform, and its expiry at 06:00 IST after the login.
+/// is an approved platform, and its expiry.
 ///
 /// # Errors
 /// [`BrokerError::Decode`] when Kite returned an empty access token.
-pub fn session_tokens(
-    session: &KiteSession,
-    now: DateTime<Utc>,
-) -> Result<SessionTokens, BrokerError> {
+pub(crate) fn session_tokens(session: &WireSession, now: DateTime<Utc>) -> Result<SessionTokens> {
     let expires_at = session_expiry(session.login_time.as_deref(), now);
     let tokens = SessionTokens::new(session.access_token.clone(), expires_at).map_err(|_| {
         BrokerError::Decode {
@@ -193,6 +167,55 @@ pub fn session_tokens(
         Some(refresh_token) => tokens.with_refresh_token(refresh_token.clone()),
         None => tokens,
     })
+}
+
+impl Zerodha {
+    /// The Kite login page to send the account holder to; `redirect_params` (such as a CSRF
+    /// `state`) come back on the redirect to the app.
+    pub fn login_url(&self, redirect_params: &[(&str, &str)]) -> Url {
+        login_url(&self.login_page, self.client.api_key(), redirect_params)
+    }
+
+    /// Completes the account holder's login: exchanges the request token from the redirect
+    /// ([`LoginRedirect::request_token`]) for a session, checks that the Kite user who logged
+    /// in is the account's client ([`broker_core::ZerodhaCredentials::user_id`], when known),
+    /// uses the session from now on and reports it to the session listener. Returns the
+    /// tokens to store (encrypted) until they expire at 06:00 IST.
+    ///
+    /// A session of another Kite user is logged out again at once and never used.
+    ///
+    /// # Errors
+    /// [`BrokerError::InvalidCredentials`] when Kite refuses the app's key or checksum, or
+    /// when another Kite user logged in; [`BrokerError::SessionExpired`] when the request
+    /// token is invalid or was used already; any other failure of the exchange.
+    pub async fn complete_login(&self, request_token: &SecretString) -> Result<SessionTokens> {
+        let session = self
+            .client
+            .generate_session(request_token, &self.api_secret)
+            .await?;
+        let logged_in = session.profile.user_id.trim();
+        if let Some(expected) = &self.user_id
+            && !logged_in.eq_ignore_ascii_case(expected)
+        {
+            // Best effort: the other user's session must not stay open on our behalf.
+            if let Err(error) = self
+                .client
+                .invalidate_access_token(&session.access_token)
+                .await
+            {
+                tracing::warn!(%error, "could not log out the session of the wrong Kite user");
+            }
+            return Err(BrokerError::InvalidCredentials {
+                message: format!(
+                    "Kite user {logged_in:?} logged in, but this account belongs to {expected:?}: the account holder must log in to Kite as {expected}"
+                ),
+            });
+        }
+        let tokens = session_tokens(&session, self.session.clock().now())?;
+        let authorization = self.client.authorization(tokens.access_token())?;
+        self.session.start(tokens.clone(), authorization);
+        Ok(tokens)
+    }
 }
 
 #[cfg(test)]
