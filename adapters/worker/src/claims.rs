@@ -1,0 +1,40 @@
+//! Claims: which process executes which account of a run. With one process (the file
+//! journal) it claims everything ([`SingleProcess`]); on Postgres several processes share a
+//! run through leases (`PostgresClaims`).
+
+use async_trait::async_trait;
+use vault::AccountId;
+
+use crate::journal::{JournalError, Run};
+
+/// Decides which process executes an account of a run.
+#[async_trait]
+pub trait Claims: Send + Sync {
+    /// Claims the account for this process; `false` when another process holds it or has
+    /// finished it.
+    ///
+    /// # Errors
+    /// [`JournalError`].
+    async fn claim(&self, run: &Run, account: AccountId) -> Result<bool, JournalError>;
+
+    /// Marks the account's placements finished (no other process takes it over).
+    ///
+    /// # Errors
+    /// [`JournalError`].
+    async fn finish(&self, run: &Run, account: AccountId) -> Result<(), JournalError>;
+}
+
+/// One process executes every account.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleProcess;
+
+#[async_trait]
+impl Claims for SingleProcess {
+    async fn claim(&self, _run: &Run, _account: AccountId) -> Result<bool, JournalError> {
+        Ok(true)
+    }
+
+    async fn finish(&self, _run: &Run, _account: AccountId) -> Result<(), JournalError> {
+        Ok(())
+    }
+}
