@@ -1,5 +1,5 @@
 //! Where the run gets its accounts and live brokers: broker-connect in production
-//! ([`crate::connector`]), a table of brokers in tests.
+//! (the `Connector` of broker-connect), a table of brokers in tests.
 
 use std::fmt;
 use std::sync::Arc;

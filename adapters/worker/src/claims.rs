@@ -1,6 +1,6 @@
 //! Claims: which process executes which account of a run. With one process (the file
 //! journal) it claims everything ([`SingleProcess`]); on Postgres several processes share a
-//! run through leases (`PostgresClaims`).
+//! run through leases ([`crate::postgres::PostgresClaims`]).
 
 use async_trait::async_trait;
 use vault::AccountId;
@@ -22,6 +22,15 @@ pub trait Claims: Send + Sync {
     /// # Errors
     /// [`JournalError`].
     async fn finish(&self, run: &Run, account: AccountId) -> Result<(), JournalError>;
+
+    /// Accounts of the run claimed but not finished (by any process): what a process that
+    /// finished its own accounts waits for, to take them over once their leases expire.
+    ///
+    /// # Errors
+    /// [`JournalError`].
+    async fn unfinished(&self, _run: &Run) -> Result<Vec<AccountId>, JournalError> {
+        Ok(Vec::new())
+    }
 }
 
 /// One process executes every account.

@@ -9,6 +9,7 @@ mod file_journal;
 mod intent;
 mod journal;
 mod notify;
+pub mod postgres;
 mod run;
 mod slots;
 mod webhook;

@@ -36,6 +36,12 @@ pub struct RunSettings {
     /// Wait after placing before refreshing statuses, to catch rejections after acceptance
     /// (default 1000 ms).
     pub refresh_delay_ms: u64,
+    /// With shared claims: how long a process that finished its own accounts keeps waiting
+    /// for other processes' unfinished accounts, to take them over when their leases expire
+    /// (default 120000 ms; 0: never take over).
+    pub takeover_wait_ms: u64,
+    /// How often it looks while waiting (default 1000 ms).
+    pub takeover_poll_ms: u64,
 }
 
 impl Default for RunSettings {
@@ -45,6 +51,8 @@ impl Default for RunSettings {
             reconcile_delay_ms: 2000,
             reconcile_passes: 3,
             refresh_delay_ms: 1000,
+            takeover_wait_ms: 120_000,
+            takeover_poll_ms: 1000,
         }
     }
 }
@@ -191,80 +199,18 @@ impl Runner {
     /// [`RunError`] when the run cannot proceed at all; per-account problems are in the report.
     pub async fn run(&self, trading_date: NaiveDate, slot: Slot) -> Result<RunReport, RunError> {
         let run = self.journal.open_run(trading_date, slot).await?;
-        let intents = self.intents.intents(slot).await?;
-        let accounts: HashMap<AccountId, BrokerAccount> = self
-            .accounts
-            .due_accounts()
-            .await
-            .map_err(RunError::Accounts)?
-            .into_iter()
-            .map(|account| (account.id, account))
-            .collect();
-        let mut journalled: HashMap<String, Execution> = self
-            .journal
-            .executions(&run)
-            .await?
-            .into_iter()
-            .map(|execution| (execution.intent_id.clone(), execution))
-            .collect();
-
-        let mut per_account: BTreeMap<AccountId, Vec<Work>> = BTreeMap::new();
-        for intent in intents {
-            let Some(account) = accounts.get(&intent.account_id) else {
-                tracing::debug!(intent = %intent.id, "account not due for a run; intent skipped");
-                continue;
-            };
-            if !self.accounts.serves(account) {
-                continue;
-            }
-            let (execution, is_journalled) = match journalled.remove(&intent.id) {
-                Some(execution) => (execution, true),
-                None => (
-                    Execution::new(&run, &intent.id, intent.user_id, intent.account_id),
-                    false,
-                ),
-            };
-            per_account.entry(account.id).or_default().push(Work {
-                intent,
-                execution,
-                journalled: is_journalled,
-            });
-        }
-
-        let permits = Arc::new(Semaphore::new(self.settings.max_concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (account_id, work) in per_account {
-            let Some(account) = accounts.get(&account_id).cloned() else {
-                continue;
-            };
-            let runner = self.clone();
-            let run = run.clone();
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move { runner.run_account(&run, account, work, permits).await });
-        }
-
         let mut report = RunReport {
             run: run.clone(),
             executions: Vec::new(),
             users: BTreeMap::new(),
             problems: Vec::new(),
         };
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(outcome)) => {
-                    report.executions.extend(outcome.executions);
-                    report.problems.extend(outcome.problem);
-                }
-                Ok(Err(error)) => {
-                    first_error.get_or_insert(RunError::Journal(error));
-                }
-                Err(error) => {
-                    first_error.get_or_insert(RunError::Task(error.to_string()));
-                }
-            }
-        }
-        if let Some(error) = first_error {
+        let outcome = self.execute(&run, None, &mut report).await;
+        let outcome = match outcome {
+            Ok(()) => self.take_over(&run, &mut report).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = outcome {
             self.notifier.notify(&Notification::WorkerProblem {
                 message: format!("run {} stopped: {error}", run.tag_key()),
             });
@@ -286,6 +232,108 @@ impl Runner {
             users: report.users.clone(),
         });
         Ok(report)
+    }
+
+    /// Waits for accounts other processes claimed and did not finish, and executes those whose
+    /// lease expired (their process died): the tag look-up keeps that exactly-once.
+    async fn take_over(&self, run: &Run, report: &mut RunReport) -> Result<(), RunError> {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.settings.takeover_wait_ms);
+        loop {
+            let unfinished = self.claims.unfinished(run).await?;
+            if unfinished.is_empty() || tokio::time::Instant::now() >= deadline {
+                if !unfinished.is_empty() {
+                    tracing::warn!(
+                        accounts = unfinished.len(),
+                        "accounts still claimed by other processes at the end of the wait"
+                    );
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(self.settings.takeover_poll_ms.max(1))).await;
+            let only: std::collections::HashSet<AccountId> = unfinished.into_iter().collect();
+            report
+                .executions
+                .retain(|execution| !only.contains(&execution.account_id));
+            self.execute(run, Some(&only), report).await?;
+        }
+    }
+
+    /// Plans and executes the run's accounts (all, or `only` these), adding to `report`.
+    async fn execute(
+        &self,
+        run: &Run,
+        only: Option<&std::collections::HashSet<AccountId>>,
+        report: &mut RunReport,
+    ) -> Result<(), RunError> {
+        let intents = self.intents.intents(run.slot).await?;
+        let accounts: HashMap<AccountId, BrokerAccount> = self
+            .accounts
+            .due_accounts()
+            .await
+            .map_err(RunError::Accounts)?
+            .into_iter()
+            .filter(|account| only.is_none_or(|only| only.contains(&account.id)))
+            .map(|account| (account.id, account))
+            .collect();
+        let mut journalled: HashMap<String, Execution> = self
+            .journal
+            .executions(run)
+            .await?
+            .into_iter()
+            .map(|execution| (execution.intent_id.clone(), execution))
+            .collect();
+
+        let mut per_account: BTreeMap<AccountId, Vec<Work>> = BTreeMap::new();
+        for intent in intents {
+            let Some(account) = accounts.get(&intent.account_id) else {
+                tracing::debug!(intent = %intent.id, "account not due for this run; intent skipped");
+                continue;
+            };
+            if !self.accounts.serves(account) {
+                continue;
+            }
+            let (execution, is_journalled) = match journalled.remove(&intent.id) {
+                Some(execution) => (execution, true),
+                None => (
+                    Execution::new(run, &intent.id, intent.user_id, intent.account_id),
+                    false,
+                ),
+            };
+            per_account.entry(account.id).or_default().push(Work {
+                intent,
+                execution,
+                journalled: is_journalled,
+            });
+        }
+
+        let permits = Arc::new(Semaphore::new(self.settings.max_concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (account_id, work) in per_account {
+            let Some(account) = accounts.get(&account_id).cloned() else {
+                continue;
+            };
+            let runner = self.clone();
+            let run = run.clone();
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move { runner.run_account(&run, account, work, permits).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(outcome)) => {
+                    report.executions.extend(outcome.executions);
+                    report.problems.extend(outcome.problem);
+                }
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(RunError::Journal(error));
+                }
+                Err(error) => {
+                    first_error.get_or_insert(RunError::Task(error.to_string()));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// One account: claim it, refuse what policy refuses, connect, place, reconcile, refresh.

@@ -25,6 +25,7 @@ fn fast() -> RunSettings {
         reconcile_delay_ms: 5,
         reconcile_passes: 2,
         refresh_delay_ms: 0,
+        ..RunSettings::default()
     }
 }
 
