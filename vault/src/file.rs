@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountId, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
+use crate::claim::{Claim, ClaimOutcome, may_take};
 use crate::envelope::sealing_key_id;
 use crate::error::StoreError;
 use crate::record::{
@@ -53,6 +54,9 @@ struct StoreData {
     format: String,
     accounts: BTreeMap<AccountId, AccountRecord>,
     sessions: BTreeMap<AccountId, StoredSession>,
+    /// Absent from files written before claims existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    claims: BTreeMap<String, Claim>,
 }
 
 impl StoreData {
@@ -590,6 +594,61 @@ impl RecordBackend for FileBackend {
                 *counts.entry(key_id.to_owned()).or_insert(0) += 1;
             }
             counts
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let wanted = Claim {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            until,
+        };
+        self.write(move |data| match data.claims.get(&wanted.name) {
+            Some(current) if !may_take(current, &wanted.holder, now) => {
+                (ClaimOutcome::HeldBy(current.clone()), false)
+            }
+            _ => {
+                data.claims.insert(wanted.name.clone(), wanted);
+                // Lapsed claims are dropped whenever claims change, so the file does not grow.
+                data.claims.retain(|_, claim| claim.until > now);
+                (ClaimOutcome::Granted, true)
+            }
+        })
+        .await
+    }
+
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |data| {
+            let held = data
+                .claims
+                .get(&name)
+                .is_some_and(|claim| claim.holder == holder);
+            if held {
+                data.claims.remove(&name);
+            }
+            (held, held)
+        })
+        .await
+    }
+
+    async fn claims(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.read(move |data| {
+            data.claims
+                .range(prefix.clone()..)
+                .take_while(|(name, _)| name.starts_with(&prefix))
+                .map(|(_, claim)| claim)
+                .filter(|claim| claim.until > now)
+                .cloned()
+                .collect()
         })
         .await
     }
