@@ -8,11 +8,11 @@ use std::time::Duration;
 use broker_angelone::AngelOne;
 use broker_core::{
     Broker, BrokerCredentials, BrokerKind, BrokerSession, ConnectOptions, HttpClient,
-    HttpClientConfig, RateLimiter, SessionChange, SharedClock, SharedInstruments, TlsConfig,
-    system_clock,
+    HttpClientConfig, RateLimiter, SessionChange, SessionTokens, SharedClock, SharedInstruments,
+    TlsConfig, system_clock,
 };
 use broker_zerodha::Zerodha;
-use secrecy::{SecretSlice, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use vault::{AccountId, AccountStatus, BrokerAccount, ClaimOutcome, CredentialStore, UserId};
 
 use crate::error::{BadState, ConnectorError, SettingsError};
@@ -298,7 +298,11 @@ impl Connector {
     ) -> Result<EgressAssignment, ConnectorError> {
         let stored = self.account(user, account).await?;
         let scope = self.inner.pool.scope_of(user);
-        let assignment = match stored.egress_ip.and_then(|ip| self.kept(ip, &scope)) {
+        let kept = match stored.egress_ip {
+            Some(ip) => self.kept(ip, &scope).await?,
+            None => None,
+        };
+        let assignment = match kept {
             Some(kept) => kept,
             None => self.choose(&scope).await?,
         };
@@ -337,7 +341,7 @@ impl Connector {
             Some(entry) => Ok(assignment(entry, scope)),
             None => Err(ConnectorError::PoolExhausted {
                 addresses: pool.shared_count(),
-                in_use: claims.len(),
+                in_use: pool.shared_count(),
             }),
         }
     }
@@ -499,9 +503,7 @@ impl Connector {
             .session(user, id)
             .await?
             .filter(|tokens| tokens.is_valid_at(now));
-        let options = self
-            .options(credentials.kind(), http, id)
-            .with_session_listener(self.session_listener(user, id, credentials.kind()));
+        let options = self.options(credentials.kind(), http, id);
         match credentials {
             BrokerCredentials::AngelOne(credentials) => {
                 let gate = StoreLoginGate {
@@ -516,11 +518,13 @@ impl Connector {
                 Ok(LiveBroker::AngelOne(Arc::new(broker)))
             }
             BrokerCredentials::Zerodha(credentials) => {
-                let has_session = tokens.is_some();
-                let zerodha = Zerodha::connect(&credentials, tokens, &options)?;
-                if has_session {
+                if let Some(tokens) = tokens {
+                    let listener = self.kite_session_listener(user, id, tokens.clone());
+                    let options = options.with_session_listener(listener);
+                    let zerodha = Zerodha::connect(&credentials, Some(tokens), &options)?;
                     return Ok(LiveBroker::Zerodha(Arc::new(zerodha)));
                 }
+                let zerodha = Zerodha::connect(&credentials, None, &options)?;
                 if account.status != AccountStatus::NeedsLogin {
                     self.inner
                         .store
@@ -610,30 +614,41 @@ impl Connector {
         options.with_rate_limiter(limiter)
     }
 
-    /// Hears of sessions a broker loses by itself. A Kite session Kite refused is forgotten
-    /// and the account marked `needs_login`; Angel One's new sessions are stored by the
-    /// login gate, so nothing is left to do for them.
-    fn session_listener(
+    /// Hears of the end of the Kite session `resumed` (Kite refused it): forgets it and marks
+    /// the account `needs_login`, unless the store holds another session by then (the
+    /// holder logged in again). Angel One needs no listener: its sessions are stored by the
+    /// login gate.
+    fn kite_session_listener(
         &self,
         user: UserId,
         account: AccountId,
-        broker: BrokerKind,
+        resumed: SessionTokens,
     ) -> broker_core::SharedSessionListener {
         let store = Arc::clone(&self.inner.store);
         Arc::new(move |change: SessionChange| {
-            if broker != BrokerKind::Zerodha || !matches!(change, SessionChange::Ended) {
+            if !matches!(change, SessionChange::Ended) {
                 return;
             }
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
             };
-            let store = Arc::clone(&store);
+            let (store, resumed) = (Arc::clone(&store), resumed.clone());
             runtime.spawn(async move {
-                let cleared = store.clear_session(user, account).await;
-                let marked = store
-                    .set_status(user, account, AccountStatus::NeedsLogin)
-                    .await;
-                if let Err(error) = cleared.and(marked.map(drop)) {
+                let ended = async {
+                    let stored = store.session(user, account).await?;
+                    let same = stored.is_some_and(|stored| {
+                        stored.access_token().expose_secret()
+                            == resumed.access_token().expose_secret()
+                    });
+                    if same {
+                        store.clear_session(user, account).await?;
+                        store
+                            .set_status(user, account, AccountStatus::NeedsLogin)
+                            .await?;
+                    }
+                    Ok::<_, vault::StoreError>(())
+                };
+                if let Err(error) = ended.await {
                     tracing::warn!(%account, %error, "could not record the end of a Kite session");
                 }
             });
@@ -708,13 +723,21 @@ impl Connector {
         Ok(())
     }
 
-    /// The account's current address, when its scope may still use it.
-    fn kept(&self, ip: IpAddr, scope: &EgressScope) -> Option<EgressAssignment> {
-        let entry = self.inner.pool.by_bind(ip)?;
-        if !EgressPool::allows(entry, scope) || self.held_by_other(ip, scope) {
-            return None;
-        }
-        Some(assignment(entry, scope.clone()))
+    /// The account's current address, when its scope may still use it (a shared address
+    /// only while the scope holds its claim, which is taken if free).
+    async fn kept(
+        &self,
+        ip: IpAddr,
+        scope: &EgressScope,
+    ) -> Result<Option<EgressAssignment>, ConnectorError> {
+        let Some(entry) = self.inner.pool.by_bind(ip) else {
+            return Ok(None);
+        };
+        let usable = match &entry.reserved_for {
+            Some(reserved) => reserved == scope,
+            None => self.claim_address(entry.bind, scope).await?,
+        };
+        Ok(usable.then(|| assignment(entry, scope.clone())))
     }
 
     /// The reserved address of the scope, else the first shared one it can claim.
@@ -723,34 +746,46 @@ impl Connector {
         if let Some(entry) = pool.reserved(scope) {
             return Ok(assignment(entry, scope.clone()));
         }
-        let key = scope.key();
-        let forever = chrono::DateTime::<chrono::Utc>::MAX_UTC;
-        let now = self.inner.clock.now();
-        let mut held_by_others = 0;
         for entry in pool.shared_order(scope) {
-            let claimed = self
-                .inner
-                .store
-                .claim(&address_claim(entry.bind), &key, forever, now)
-                .await?;
-            let holder = match &claimed {
-                ClaimOutcome::Granted => key.clone(),
-                ClaimOutcome::HeldBy(claim) => claim.holder.clone(),
-            };
-            self.inner
-                .address_claims
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(entry.bind, holder);
-            if claimed.is_granted() {
+            if self.claim_address(entry.bind, scope).await? {
                 return Ok(assignment(entry, scope.clone()));
             }
-            held_by_others += 1;
         }
         Err(ConnectorError::PoolExhausted {
             addresses: pool.shared_count(),
-            in_use: held_by_others,
+            in_use: pool.shared_count(),
         })
+    }
+
+    /// Claims the shared address `bind` for `scope` in the store (granted when free or the
+    /// scope's already) and remembers who holds it.
+    async fn claim_address(
+        &self,
+        bind: IpAddr,
+        scope: &EgressScope,
+    ) -> Result<bool, ConnectorError> {
+        let key = scope.key();
+        let claimed = self
+            .inner
+            .store
+            .claim(
+                &address_claim(bind),
+                &key,
+                chrono::DateTime::<chrono::Utc>::MAX_UTC,
+                self.inner.clock.now(),
+            )
+            .await?;
+        let holder = match claimed {
+            ClaimOutcome::Granted => key,
+            ClaimOutcome::HeldBy(claim) => claim.holder,
+        };
+        let granted = holder == scope.key();
+        self.inner
+            .address_claims
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(bind, holder);
+        Ok(granted)
     }
 
     async fn complete(
@@ -765,6 +800,18 @@ impl Connector {
             return Err(BadState::OtherAccount.into());
         }
         let (user, account) = (signed.user, signed.account);
+        // Everything that can be wrong with the account is found before the state is used
+        // up, so a redirect sent to the wrong machine can be sent on to the right one.
+        let stored = self.account(user, account).await?;
+        if stored.broker != BrokerKind::Zerodha {
+            return Err(ConnectorError::AccountNotFound);
+        }
+        let http = self.client_of(&stored)?;
+        let BrokerCredentials::Zerodha(credentials) =
+            self.inner.store.credentials(user, account).await?
+        else {
+            return Err(ConnectorError::AccountNotFound);
+        };
         let consumed = self
             .inner
             .store
@@ -778,16 +825,6 @@ impl Connector {
         if !consumed.is_granted() {
             return Err(BadState::Replayed.into());
         }
-        let stored = self.account(user, account).await?;
-        if stored.broker != BrokerKind::Zerodha {
-            return Err(ConnectorError::AccountNotFound);
-        }
-        let http = self.client_of(&stored)?;
-        let BrokerCredentials::Zerodha(credentials) =
-            self.inner.store.credentials(user, account).await?
-        else {
-            return Err(ConnectorError::AccountNotFound);
-        };
         let options = self.options(BrokerKind::Zerodha, http, account);
         let zerodha = Zerodha::connect(&credentials, None, &options)?;
         let tokens = zerodha

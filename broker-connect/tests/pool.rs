@@ -193,6 +193,27 @@ async fn bind_addresses_this_machine_lacks(backing: Backing) {
         connector.connect(remote_user, remote.id).await,
         Err(ConnectorError::AddressNotOwned { bind }) if bind == ip("192.0.2.10")
     ));
+    // A Kite redirect for it that reaches this machine is refused before its state is used
+    // up, so it can be sent on to the machine that holds the address.
+    let login_url = connector
+        .kite_login_url(remote_user, remote.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        connector
+            .complete_kite_login(&url_state(&login_url), "any-request-token")
+            .await,
+        Err(ConnectorError::AddressNotOwned { .. })
+    ));
+    let now = chrono::Utc::now();
+    assert!(
+        connector
+            .store()
+            .claims("kite-state:", now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let local_user = UserId::new_random();
     let local = connector
         .store()

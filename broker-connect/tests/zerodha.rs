@@ -256,21 +256,6 @@ async fn the_login_state_is_refused_when_forged_expired_replayed_or_for_another_
     store.finish().await;
 }
 
-fn url_state(login_url: &str) -> String {
-    let url = url::Url::parse(login_url).unwrap();
-    let params = url
-        .query_pairs()
-        .find(|(key, _)| key == "redirect_params")
-        .unwrap()
-        .1
-        .into_owned();
-    url::form_urlencoded::parse(params.as_bytes())
-        .find(|(key, _)| key == "state")
-        .unwrap()
-        .1
-        .into_owned()
-}
-
 async fn verification_from_an_address_kite_does_not_allow(backing: Backing, tls: bool) {
     let Some(store) = StoreFixture::new(backing).await else {
         return;

@@ -313,6 +313,22 @@ pub async fn browser_login(
     (state, token)
 }
 
+/// The `state` inside a Kite login URL (in its `redirect_params`).
+pub fn url_state(login_url: &str) -> String {
+    let url = url::Url::parse(login_url).unwrap();
+    let params = url
+        .query_pairs()
+        .find(|(key, _)| key == "redirect_params")
+        .unwrap()
+        .1
+        .into_owned();
+    url::form_urlencoded::parse(params.as_bytes())
+        .find(|(key, _)| key == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
 /// One async test per backing and transport: `file_http`, `file_https`, `postgres_http`,
 /// `postgres_https`, each calling `case(Backing, tls)`.
 #[macro_export]
