@@ -19,6 +19,7 @@ matrix!(
     concurrent_connects_log_in_once,
     logs_in_again_after_expiry,
     verification_outcomes,
+    a_warmed_connection_carries_the_order,
 );
 
 const EGRESS: &str = "127.0.0.21";
@@ -250,5 +251,31 @@ async fn verification_outcomes(backing: Backing, tls: bool) {
         connector.verify(stranger, account).await,
         Err(ConnectorError::AccountNotFound)
     ));
+    store.finish().await;
+}
+
+async fn a_warmed_connection_carries_the_order(backing: Backing, tls: bool) {
+    let Some(store) = StoreFixture::new(backing).await else {
+        return;
+    };
+    let sim = angel_sim(tls, EGRESS).await;
+    let setup = Setup::new(Some(&sim), None, &[EGRESS]);
+    let connector = connector(store.open().await, &setup.settings).await;
+    let (user, account) =
+        angel_account(&connector, &angel_credentials(ANGEL_MPIN, ANGEL_TOTP)).await;
+
+    // Pre-flight: log in and open the connection.
+    connector.warm(user, account).await.unwrap();
+    assert_eq!(sim.connections_accepted(), 1);
+    assert_eq!(sim.tls_handshakes(), u64::from(tls));
+    // The slot: no new connection, no new handshake, no login.
+    let broker = connector.connect(user, account).await.unwrap();
+    broker
+        .place_order(&limit_buy(BrokerKind::AngelOne))
+        .await
+        .unwrap();
+    assert_eq!(sim.connections_accepted(), 1);
+    assert_eq!(sim.tls_handshakes(), u64::from(tls));
+    assert_eq!(sim.logins(ANGEL_CLIENT), 1);
     store.finish().await;
 }
