@@ -69,6 +69,8 @@ async fn login_completion_then_place_leaves_from_the_egress_ip(backing: Backing,
     );
     assert_eq!(kite.logins(KITE_USER), 1);
 
+    // The connection the token exchange and the verification opened carries the order.
+    let connections = kite.connections_accepted();
     let broker = connector.connect(user, account).await.unwrap();
     assert_eq!(broker.kind(), BrokerKind::Zerodha);
     broker
@@ -78,6 +80,7 @@ async fn login_completion_then_place_leaves_from_the_egress_ip(backing: Backing,
     let accepted = kite.accepted_orders();
     assert_eq!(accepted.len(), 1);
     assert_eq!(accepted[0].peer, ip(EGRESS));
+    assert_eq!(kite.connections_accepted(), connections);
     assert!(
         kite.requests()
             .iter()
