@@ -787,6 +787,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_written_before_claims_existed_opens_and_takes_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = record(UserId::new_random(), "v1.k.old");
+        let written = serde_json::json!({
+            "format": FORMAT,
+            "accounts": { old.account.id.to_string(): old },
+            "sessions": {}
+        });
+        fs::write(dir.path().join(DATA_FILE), written.to_string()).unwrap();
+        let backend = FileBackend::open(dir.path()).unwrap();
+        let user = old.account.user_id;
+        assert_eq!(
+            backend.account(user, old.account.id).await.unwrap(),
+            Some(old)
+        );
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(30);
+        assert!(
+            backend
+                .claim("a", "me", until, now)
+                .await
+                .unwrap()
+                .is_granted()
+        );
+        assert_eq!(backend.claims("", now).await.unwrap().len(), 1);
+        // Files without claims are written as before.
+        backend.release_claim("a", "me").await.unwrap();
+        let text = fs::read_to_string(dir.path().join(DATA_FILE)).unwrap();
+        assert!(!text.contains("claims"), "{text}");
+    }
+
+    #[tokio::test]
     async fn files_are_private_to_their_owner() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
