@@ -270,8 +270,11 @@ impl Connector {
         user: UserId,
         account: AccountId,
     ) -> Result<Verification, ConnectorError> {
-        // Verification follows changes (new credentials): build afresh.
+        // Verification follows changes (new credentials): build afresh, and let a login
+        // that was refused be tried again.
         self.invalidate(account);
+        self.account(user, account).await?;
+        crate::gate::forget_refusal(self.inner.store.as_ref(), account).await?;
         let verification = match self.live(user, account).await {
             Ok(live) => self.probe(user, account, &live).await?,
             Err(ConnectorError::NeedsLogin { login_url }) => Verification::NeedsLogin { login_url },

@@ -6,6 +6,10 @@
 //! returns it. Otherwise it takes the account's login lease: the holder logs in, saves the
 //! session, then releases the lease; everyone else polls the store until that session
 //! appears (or the lease lapses, when its holder died, and one of them takes it over).
+//!
+//! A login the broker refuses for its credentials or TOTP is remembered in the store for
+//! [`REFUSAL_MEMORY`] (or until the account is verified again): brokers lock an account after
+//! a few wrong attempts, so no other process or later call repeats it meanwhile.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +21,8 @@ use vault::{AccountId, ClaimOutcome, CredentialStore, StoreError, UserId};
 
 /// How long a login lease lasts: longer than a login takes (its request times out sooner).
 pub(crate) const LOGIN_LEASE: Duration = Duration::from_secs(30);
+/// How long a refused login stops further attempts with the same credentials.
+pub(crate) const REFUSAL_MEMORY: Duration = Duration::from_secs(15 * 60);
 /// How often a waiting process looks for the session the lease holder is making.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -38,9 +44,66 @@ fn store_failure(error: &StoreError) -> BrokerError {
     }
 }
 
+/// The name of the claim that remembers a refused login of `account`.
+pub(crate) fn refusal_claim(account: AccountId) -> String {
+    format!("login-refused:{account}")
+}
+
+/// The claim holders naming what was refused.
+const REFUSED_CREDENTIALS: &str = "invalid_credentials";
+const REFUSED_TOTP: &str = "invalid_totp";
+
+/// Forgets a remembered refusal (the credentials may have changed).
+pub(crate) async fn forget_refusal(
+    store: &dyn CredentialStore,
+    account: AccountId,
+) -> Result<(), StoreError> {
+    let name = refusal_claim(account);
+    for holder in [REFUSED_CREDENTIALS, REFUSED_TOTP] {
+        store.release_claim(&name, holder).await?;
+    }
+    Ok(())
+}
+
 impl StoreLoginGate {
     fn lease_name(&self) -> String {
         format!("login:{}", self.account)
+    }
+
+    /// The refusal another login of these credentials met, while it is remembered.
+    async fn remembered_refusal(&self) -> Result<Option<BrokerError>, BrokerError> {
+        let name = refusal_claim(self.account);
+        let claims = self
+            .store
+            .claims(&name, self.clock.now())
+            .await
+            .map_err(|error| store_failure(&error))?;
+        let message = "the broker refused an earlier login with these credentials; correct them and verify the account again (logins are not repeated meanwhile: the broker locks accounts after repeated failures)".to_owned();
+        Ok(claims.iter().find(|claim| claim.name == name).map(|claim| {
+            match claim.holder.as_str() {
+                REFUSED_TOTP => BrokerError::InvalidTotp {
+                    message: message.clone(),
+                },
+                _ => BrokerError::InvalidCredentials {
+                    message: message.clone(),
+                },
+            }
+        }))
+    }
+
+    /// Remembers that the broker refused these credentials.
+    async fn remember_refusal(&self, error: &BrokerError) {
+        let holder = match error {
+            BrokerError::InvalidCredentials { .. } => REFUSED_CREDENTIALS,
+            BrokerError::InvalidTotp { .. } => REFUSED_TOTP,
+            _ => return,
+        };
+        let now = self.clock.now();
+        let until = now + chrono::Duration::from_std(REFUSAL_MEMORY).unwrap_or_default();
+        let name = refusal_claim(self.account);
+        if let Err(error) = self.store.claim(&name, holder, until, now).await {
+            tracing::warn!(account = %self.account, %error, "could not remember the refused login");
+        }
     }
 
     /// A stored session that is valid and is not the one being replaced.
@@ -83,6 +146,9 @@ impl LoginGate for StoreLoginGate {
                 tracing::debug!(account = %self.account, "using the session stored by another login");
                 return Ok(tokens);
             }
+            if let Some(refused) = self.remembered_refusal().await? {
+                return Err(refused);
+            }
             let now = self.clock.now();
             let until = now + chrono::Duration::from_std(LOGIN_LEASE).unwrap_or_default();
             let claimed = self
@@ -103,7 +169,10 @@ impl LoginGate for StoreLoginGate {
                         .save_session(self.user, self.account, tokens)
                         .await
                         .map_err(|error| store_failure(&error)),
-                    Err(_) => Ok(()),
+                    Err(error) => {
+                        self.remember_refusal(error).await;
+                        Ok(())
+                    }
                 };
                 self.release(&lease).await;
                 saved?;

@@ -189,6 +189,7 @@ async fn verification_outcomes(backing: Backing, tls: bool) {
     );
 
     let account = account_of(&connector, user, &angel_credentials("11112222", ANGEL_TOTP)).await;
+    let logins = sim.requests_to(Endpoint::Login);
     assert!(matches!(
         connector.verify(user, account).await.unwrap(),
         Verification::InvalidCredentials { .. }
@@ -197,6 +198,24 @@ async fn verification_outcomes(backing: Backing, tls: bool) {
         status(user, account).await,
         AccountStatus::InvalidCredentials
     );
+    // The refused login is not repeated, by this process or another, until the account is
+    // verified again: brokers lock accounts after repeated failures.
+    assert_eq!(sim.requests_to(Endpoint::Login), logins + 1);
+    let other_process = common::connector(store.open().await, &setup.settings).await;
+    for process in [&connector, &other_process] {
+        assert!(matches!(
+            process.warm(user, account).await,
+            Err(ConnectorError::Broker(
+                broker_core::BrokerError::InvalidCredentials { .. }
+            ))
+        ));
+    }
+    assert_eq!(sim.requests_to(Endpoint::Login), logins + 1);
+    assert!(matches!(
+        connector.verify(user, account).await.unwrap(),
+        Verification::InvalidCredentials { .. }
+    ));
+    assert_eq!(sim.requests_to(Endpoint::Login), logins + 2);
 
     let account = account_of(&connector, user, &angel_credentials(ANGEL_MPIN, WRONG_TOTP)).await;
     assert_eq!(
