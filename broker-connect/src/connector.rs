@@ -258,7 +258,8 @@ impl Connector {
         Ok(())
     }
 
-    /// Logs in from the account's egress IP, probes the whitelist
+    /// Logs in from the account's egress IP (Angel One: a new login, testing the stored
+    /// credentials; Zerodha: the holder's stored session), probes the whitelist
     /// ([`broker_core::verify_whitelisted`], which places nothing) and sets the account's
     /// status from the outcome.
     ///
@@ -276,7 +277,10 @@ impl Connector {
         self.account(user, account).await?;
         crate::gate::forget_refusal(self.inner.store.as_ref(), account).await?;
         let verification = match self.live(user, account).await {
-            Ok(live) => self.probe(user, account, &live).await?,
+            Ok(live) => match fresh_login(&live).await {
+                Ok(()) => self.probe(user, account, &live).await?,
+                Err(error) => self.refusal(user, account, &error).await?,
+            },
             Err(ConnectorError::NeedsLogin { login_url }) => Verification::NeedsLogin { login_url },
             Err(ConnectorError::Broker(error)) => self.refusal(user, account, &error).await?,
             Err(other) => return Err(other),
@@ -400,6 +404,16 @@ impl Connector {
         request_token: &str,
     ) -> Result<KiteLoginCompleted, ConnectorError> {
         self.complete(state, Some(account), request_token).await
+    }
+}
+
+/// Logs in afresh where the toolkit may (Angel One), so that verification tests the stored
+/// credentials and not only a session made earlier; the new session replaces the old one for
+/// every process (through the login gate and the store). Kite logins are the holder's.
+async fn fresh_login(live: &LiveBroker) -> Result<(), broker_core::BrokerError> {
+    match live {
+        LiveBroker::AngelOne(angel) => angel.login().await.map(drop),
+        LiveBroker::Zerodha(_) => Ok(()),
     }
 }
 

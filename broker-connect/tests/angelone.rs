@@ -225,17 +225,14 @@ async fn verification_outcomes(backing: Backing, tls: bool) {
     assert_eq!(status(user, account).await, AccountStatus::InvalidTotp);
 
     let account = account_of(&connector, user, &angel_credentials(ANGEL_MPIN, ANGEL_TOTP)).await;
-    // Down for both logins the probe tries (the order-book lookup of the cancel, then the
-    // cancel itself).
     let logins_before = sim.requests_to(Endpoint::Login);
-    sim.inject(Endpoint::Login, Fault::ServerError(503));
     sim.inject(Endpoint::Login, Fault::ServerError(503));
     let outcome = connector.verify(user, account).await.unwrap();
     assert!(
         matches!(outcome, Verification::BrokerUnreachable { .. }),
         "{outcome:?}"
     );
-    assert_eq!(sim.requests_to(Endpoint::Login), logins_before + 2);
+    assert_eq!(sim.requests_to(Endpoint::Login), logins_before + 1);
     assert_eq!(
         status(user, account).await,
         AccountStatus::BrokerUnreachable
@@ -285,16 +282,20 @@ async fn a_warmed_connection_carries_the_order(backing: Backing, tls: bool) {
 
     // Pre-flight: log in and open the connection.
     connector.warm(user, account).await.unwrap();
-    assert_eq!(sim.connections_accepted(), 1);
-    assert_eq!(sim.tls_handshakes(), u64::from(tls));
-    // The slot: no new connection, no new handshake, no login.
+    let (connections, handshakes) = (sim.connections_accepted(), sim.tls_handshakes());
+    // The slot: no login, and over HTTPS (HTTP/2, as negotiated with the brokers) no new
+    // connection or handshake. Plain HTTP/1.1 may open a second connection when a request
+    // starts before the previous one's connection is back in the pool, so it is not counted.
     let broker = connector.connect(user, account).await.unwrap();
     broker
         .place_order(&limit_buy(BrokerKind::AngelOne))
         .await
         .unwrap();
-    assert_eq!(sim.connections_accepted(), 1);
-    assert_eq!(sim.tls_handshakes(), u64::from(tls));
+    if tls {
+        assert_eq!((connections, handshakes), (1, 1));
+        assert_eq!(sim.connections_accepted(), 1);
+        assert_eq!(sim.tls_handshakes(), 1);
+    }
     assert_eq!(sim.logins(ANGEL_CLIENT), 1);
     store.finish().await;
 }

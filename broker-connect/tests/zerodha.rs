@@ -80,7 +80,11 @@ async fn login_completion_then_place_leaves_from_the_egress_ip(backing: Backing,
     let accepted = kite.accepted_orders();
     assert_eq!(accepted.len(), 1);
     assert_eq!(accepted[0].peer, ip(EGRESS));
-    assert_eq!(kite.connections_accepted(), connections);
+    if tls {
+        // HTTP/2 over TLS; plain HTTP/1.1 may open a second connection when a request starts
+        // before the previous one's connection is back in the pool.
+        assert_eq!(kite.connections_accepted(), connections);
+    }
     assert!(
         kite.requests()
             .iter()
