@@ -4,6 +4,7 @@
 mod accounts;
 mod calendar;
 mod claims;
+mod connector;
 mod execute;
 mod file_journal;
 mod intent;
@@ -11,12 +12,14 @@ mod journal;
 mod notify;
 pub mod postgres;
 mod run;
+mod scheduler;
 mod slots;
 mod webhook;
 
 pub use accounts::{AccountProblem, AccountSource, ProblemReason, StaticAccounts};
 pub use calendar::{CalendarError, Holiday, NSE_2026, TradingCalendar};
 pub use claims::{Claims, SingleProcess};
+pub use connector::{ConnectorAccounts, problem_of};
 pub use execute::{place_exactly_once, reconcile, refresh_status};
 pub use file_journal::FileJournal;
 pub use intent::{
@@ -25,6 +28,7 @@ pub use intent::{
 pub use journal::{Execution, ExecutionState, Journal, JournalError, Reconciliation, Run};
 pub use notify::{Notification, Notifier, Notifiers, TracingNotifier, UserSummary};
 pub use run::{Policies, RunError, RunReport, RunSettings, Runner};
+pub use scheduler::{PreflightReport, Scheduler, SchedulerError};
 pub use slots::{BadSlot, Slot, SlotSettings};
 pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, WebhookSettings, signature,

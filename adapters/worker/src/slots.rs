@@ -97,6 +97,9 @@ pub struct SlotSettings {
     pub preflight_lead_seconds: u64,
     /// How long before a slot the second pass retries failures and re-warms (default 60 s).
     pub second_pass_lead_seconds: u64,
+    /// A slot that started less than this long ago when the scheduler starts (a restart after
+    /// a crash) is run at once (default 900 s).
+    pub late_start_window_seconds: u64,
 }
 
 impl Default for SlotSettings {
@@ -105,6 +108,7 @@ impl Default for SlotSettings {
             slots: vec![Slot::DEFAULT],
             preflight_lead_seconds: 600,
             second_pass_lead_seconds: 60,
+            late_start_window_seconds: 900,
         }
     }
 }

@@ -1,5 +1,8 @@
-//! Shared test pieces: a fault-injecting wrapper around the paper broker, intents, accounts.
+//! Shared test pieces: a fault-injecting wrapper around the paper broker, intents, accounts;
+//! the simulators in `sims`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod sims;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
