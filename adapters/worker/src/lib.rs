@@ -4,6 +4,7 @@
 mod accounts;
 mod calendar;
 mod claims;
+mod config;
 mod connector;
 mod execute;
 mod file_journal;
@@ -19,6 +20,9 @@ mod webhook;
 pub use accounts::{AccountProblem, AccountSource, ProblemReason, StaticAccounts};
 pub use calendar::{CalendarError, Holiday, NSE_2026, TradingCalendar};
 pub use claims::{Claims, SingleProcess};
+pub use config::{
+    ConfigError, KITE_STATE_KEY_ENV_VAR, StoreConfig, WEBHOOK_SECRET_ENV_VAR, WorkerConfig,
+};
 pub use connector::{ConnectorAccounts, problem_of};
 pub use execute::{place_exactly_once, reconcile, refresh_status};
 pub use file_journal::FileJournal;
