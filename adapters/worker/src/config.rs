@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_connect::{Connector, ConnectorSettings};
+use broker_core::BrokerKind;
 use chrono::NaiveDate;
 use secrecy::{SecretSlice, SecretString};
 use serde::Deserialize;
@@ -61,6 +62,12 @@ pub struct WorkerConfig {
     /// Egress pool and broker endpoints.
     #[serde(default)]
     pub connector: ConnectorSettings,
+    /// Angel One's instrument master (the scrip master JSON); orders are checked against it.
+    #[serde(default)]
+    pub angelone_instruments: Option<PathBuf>,
+    /// Kite's instrument master (the instruments CSV).
+    #[serde(default)]
+    pub zerodha_instruments: Option<PathBuf>,
     /// Where webhook notifications go (secret from `BROKER_WEBHOOK_SECRET`).
     #[serde(default)]
     pub webhook_url: Option<String>,
@@ -156,6 +163,8 @@ impl WorkerConfig {
             .await
             .map_err(|error| fail("connector", error))?;
 
+        self.load_instruments(&connector)?;
+
         let journal: Arc<dyn Journal> = match (&self.journal_file, &pool) {
             (Some(path), _) => {
                 Arc::new(FileJournal::open(path).map_err(|error| fail("journal", error))?)
@@ -215,6 +224,31 @@ impl WorkerConfig {
             self.calendar()?,
             self.schedule.clone(),
         ))
+    }
+}
+
+impl WorkerConfig {
+    /// Loads the instrument masters into the connector: without them every order is refused.
+    fn load_instruments(&self, connector: &Connector) -> Result<(), ConfigError> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|error| fail(&format!("cannot read {}", path.display()), error))
+        };
+        if let Some(path) = &self.angelone_instruments {
+            let master = broker_angelone::parse_instruments(&read(path)?)
+                .map_err(|error| fail(&path.display().to_string(), error))?;
+            connector
+                .instruments(BrokerKind::AngelOne)
+                .replace(master.index);
+        }
+        if let Some(path) = &self.zerodha_instruments {
+            let master = broker_zerodha::parse_instruments(read(path)?.as_slice())
+                .map_err(|error| fail(&path.display().to_string(), error))?;
+            connector
+                .instruments(BrokerKind::Zerodha)
+                .replace(master.index);
+        }
+        Ok(())
     }
 }
 
