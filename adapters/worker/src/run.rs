@@ -3,8 +3,9 @@
 //! Each account is one task: its intents go out one after another (the broker clients pace
 //! them to the 10 orders/s cap and the per-account quotas), while accounts run side by side up
 //! to [`RunSettings::max_concurrency`], so a slow or failing account holds one permit and
-//! delays nobody else. After placing, the account's unknown outcomes are reconciled by tag and
-//! its placed orders' statuses refreshed, still inside its own task.
+//! delays nobody else. After placing, the account's unknown outcomes are reconciled by tag
+//! inside its own task; once every account has placed, each placed order's status is refreshed
+//! (fanned out the same way) to catch rejections after acceptance.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -149,6 +150,8 @@ struct Work {
 struct AccountOutcome {
     executions: Vec<Execution>,
     problem: Option<(AccountId, AccountProblem)>,
+    /// Placed orders whose status the refresh after the run reads, with their broker.
+    to_refresh: Option<(Arc<dyn Broker>, Vec<Execution>)>,
 }
 
 impl Runner {
@@ -319,11 +322,13 @@ impl Runner {
             tasks.spawn(async move { runner.run_account(&run, account, work, permits).await });
         }
         let mut first_error = None;
+        let mut to_refresh = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(outcome)) => {
                     report.executions.extend(outcome.executions);
                     report.problems.extend(outcome.problem);
+                    to_refresh.extend(outcome.to_refresh);
                 }
                 Ok(Err(error)) => {
                     first_error.get_or_insert(RunError::Journal(error));
@@ -333,7 +338,45 @@ impl Runner {
                 }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        report
+            .executions
+            .extend(self.refresh_statuses(to_refresh).await?);
+        Ok(())
+    }
+
+    /// After every account's placements (so that no status read competes with a placement
+    /// for the slot), each placed order's status is read once, to catch rejections after
+    /// acceptance.
+    async fn refresh_statuses(
+        &self,
+        placed: Vec<(Arc<dyn Broker>, Vec<Execution>)>,
+    ) -> Result<Vec<Execution>, RunError> {
+        if placed.is_empty() {
+            return Ok(Vec::new());
+        }
+        tokio::time::sleep(Duration::from_millis(self.settings.refresh_delay_ms)).await;
+        let permits = Arc::new(Semaphore::new(self.settings.max_concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (broker, executions) in placed {
+            let (journal, permits) = (Arc::clone(&self.journal), Arc::clone(&permits));
+            tasks.spawn(async move {
+                let _permit = permits.acquire().await;
+                let mut refreshed = Vec::with_capacity(executions.len());
+                for execution in executions {
+                    refreshed
+                        .push(refresh_status(broker.as_ref(), journal.as_ref(), execution).await?);
+                }
+                Ok::<_, JournalError>(refreshed)
+            });
+        }
+        let mut refreshed = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            refreshed.extend(joined.map_err(|error| RunError::Task(error.to_string()))??);
+        }
+        Ok(refreshed)
     }
 
     /// One account: claim it, refuse what policy refuses, connect, place, reconcile, refresh.
@@ -347,6 +390,7 @@ impl Runner {
         let mut outcome = AccountOutcome {
             executions: Vec::new(),
             problem: None,
+            to_refresh: None,
         };
         let Ok(_permit) = permits.acquire().await else {
             return Ok(outcome);
@@ -439,12 +483,12 @@ impl Runner {
 
         let placed = self.reconcile_unknown(broker.as_ref(), placed).await?;
         self.claims.finish(run, account.id).await?;
-        tokio::time::sleep(Duration::from_millis(self.settings.refresh_delay_ms)).await;
-        for (execution, _) in placed {
-            let refreshed =
-                refresh_status(broker.as_ref(), self.journal.as_ref(), execution).await?;
-            outcome.executions.push(refreshed);
-        }
+        let (placed, settled): (Vec<Execution>, Vec<Execution>) = placed
+            .into_iter()
+            .map(|(execution, _)| execution)
+            .partition(|execution| execution.state == ExecutionState::Placed);
+        outcome.executions.extend(settled);
+        outcome.to_refresh = Some((broker, placed));
         if let Some((account_id, problem)) = &outcome.problem {
             self.notifier.notify(&Notification::AccountCannotTrade {
                 user_id: account.user_id,

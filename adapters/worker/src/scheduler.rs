@@ -5,7 +5,7 @@
 //! [`Scheduler::preflight`] run one slot or one pre-flight pass on demand (the CLI and the
 //! server's operator endpoints).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -191,21 +191,42 @@ impl Scheduler {
             })
             .collect();
 
+        // The accounts of one egress address are warmed at the same time, so that its client
+        // holds as many open connections per broker as the slot can use at once: no TLS
+        // handshake is left for the slot.
+        let mut by_address: BTreeMap<Option<std::net::IpAddr>, Vec<BrokerAccount>> =
+            BTreeMap::new();
+        for account in accounts {
+            by_address
+                .entry(account.egress_ip)
+                .or_default()
+                .push(account);
+        }
         let permits = Arc::new(Semaphore::new(self.runner.settings.max_concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        for account in accounts {
+        for (_, group) in by_address {
             let source = Arc::clone(&self.runner.accounts);
             let permits = Arc::clone(&permits);
             tasks.spawn(async move {
                 let _permit = permits.acquire().await;
-                let warmed = source.warm(&account).await;
-                (account, warmed)
+                let mut warms = tokio::task::JoinSet::new();
+                for account in group {
+                    let source = Arc::clone(&source);
+                    warms.spawn(async move {
+                        let warmed = source.warm(&account).await;
+                        (account, warmed)
+                    });
+                }
+                warms.join_all().await
             });
         }
+        let mut warmed_all = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let Ok((account, warmed)) = joined else {
-                continue;
-            };
+            if let Ok(group) = joined {
+                warmed_all.extend(group);
+            }
+        }
+        for (account, warmed) in warmed_all {
             match warmed {
                 Ok(()) => report.ready.push(account.id),
                 Err(problem) => {

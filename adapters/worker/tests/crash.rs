@@ -3,10 +3,11 @@
 //! simulator runs in its own process (the `angelone-sim` binary), so it survives every crash.
 //! In the end its order book holds every intent exactly once.
 //!
-//! Each round queues a 200 ms latency on the simulator's next placement, starts the worker,
-//! waits for a new `submitting` record in the journal and kills the worker 0, 10, 20, ... ms
-//! later: before the request left, while the simulator holds it, after it booked the order
-//! but before the answer was read, and after the answer before it was journalled.
+//! Each round queues a 200 ms latency (the last four rounds: a hang) on the simulator's next
+//! placement, starts the worker, waits for a new `submitting` record in the journal and kills
+//! the worker 0, 10, 20, ... 230 ms later: before the request left, while the simulator holds
+//! it, after it booked the order but before the answer was read, and after the answer before
+//! it was journalled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -25,6 +26,7 @@ use secrecy::SecretSlice;
 use vault::{CredentialStore, FileBackend, KeyId, KeyMaterial, Keyring, UserId, Vault};
 
 const KILLS: u64 = 24;
+const HANGS_FROM: u64 = 20;
 const ACCOUNTS: usize = 4;
 const INTENTS_PER_ACCOUNT: usize = 10;
 
@@ -87,9 +89,16 @@ fn start_simulator(clients: &[(String, String)]) -> (Reaped, String) {
     (child, url)
 }
 
-fn queue_latency(url: &str, millis: u64) {
+/// Queues a fault on the simulator's next placement: a latency, or (`None`) a hang, in which
+/// the order is booked and never answered.
+fn queue_fault(url: &str, latency_ms: Option<u64>) {
     let url = format!("{url}/_sim/fault");
-    let body = format!(r#"{{"endpoint":"placeOrder","fault":"latency","millis":{millis}}}"#);
+    let body = match latency_ms {
+        Some(millis) => {
+            format!(r#"{{"endpoint":"placeOrder","fault":"latency","millis":{millis}}}"#)
+        }
+        None => r#"{"endpoint":"placeOrder","fault":"hang"}"#.to_owned(),
+    };
     let answer = std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
             reqwest::Client::new()
@@ -236,7 +245,9 @@ async fn killed_at_twenty_four_points_every_intent_is_placed_exactly_once() {
     // The crashes.
     let mut kills = 0;
     for round in 0..KILLS {
-        queue_latency(&sim_url, 200);
+        // The last rounds hang the placement, so that the kill surely lands after the
+        // simulator booked the order: only its tag can tell the restarted worker.
+        queue_fault(&sim_url, (round < HANGS_FROM).then_some(200));
         let before = submitting_records(&journal_path);
         let mut child = Reaped(worker(&config_path, &keys).spawn().unwrap());
         let deadline = Instant::now() + Duration::from_secs(60);

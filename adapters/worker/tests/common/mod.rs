@@ -40,14 +40,7 @@ pub struct FaultyBroker {
 
 impl FaultyBroker {
     pub fn new() -> Arc<Self> {
-        let inner = PaperBroker::new(Decimal::new(1_000_000, 0));
-        inner.set_price(&sbin(), Decimal::new(800, 0));
-        Arc::new(Self {
-            inner,
-            fault: Mutex::new(Fault::None),
-            fail_lookups: AtomicBool::new(false),
-            placement_calls: AtomicUsize::new(0),
-        })
+        Self::with_cash(1_000_000)
     }
 
     pub fn with_cash(cash: i64) -> Arc<Self> {
