@@ -383,7 +383,9 @@ impl Connector {
     ///
     /// # Errors
     /// [`ConnectorError::BadState`], [`ConnectorError::Broker`] when Kite refuses the token,
-    /// or as for [`Connector::connect`].
+    /// [`ConnectorError::AddressNotOwned`] when another machine serves the account (checked
+    /// before the state is used up, so the redirect can be forwarded there), or as for
+    /// [`Connector::connect`].
     pub async fn complete_kite_login(
         &self,
         state: &str,

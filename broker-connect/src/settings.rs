@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_read_from_the_toml_shaped_tree_and_refuse_unknown_fields() {
+    fn settings_deserialise_with_defaults_and_refuse_unknown_fields() {
         let user = UserId::new_random();
         let json = serde_json::json!({
             "allow_plain_http": true,

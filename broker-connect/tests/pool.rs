@@ -37,6 +37,7 @@ macro_rules! backings {
 backings!(
     families_share_and_scopes_never_do,
     bind_addresses_this_machine_lacks,
+    two_processes_racing_for_the_last_address_never_share_it,
 );
 
 fn address(text: &str) -> EgressAddressSettings {
@@ -235,5 +236,54 @@ async fn bind_addresses_this_machine_lacks(backing: Backing) {
         Connector::new(store.open().await, settings, state_key()).await,
         Err(ConnectorError::AddressesNotOwned { .. })
     ));
+    store.finish().await;
+}
+
+async fn two_processes_racing_for_the_last_address_never_share_it(backing: Backing) {
+    let Some(store) = StoreFixture::new(backing).await else {
+        return;
+    };
+    let mut settings = ConnectorSettings::default();
+    settings.egress.addresses = vec![address("127.0.0.45")];
+    let mut racers = Vec::new();
+    for _ in 0..2 {
+        let connector = Connector::new(store.open().await, settings.clone(), state_key())
+            .await
+            .unwrap();
+        let user = UserId::new_random();
+        let account = connector
+            .store()
+            .create_account(user, &kite_credentials())
+            .await
+            .unwrap();
+        racers.push((connector, user, account.id));
+    }
+    let mut race = tokio::task::JoinSet::new();
+    for (connector, user, account) in racers.clone() {
+        race.spawn(async move { connector.assign_egress(user, account).await });
+    }
+    let mut won = 0;
+    let mut exhausted = 0;
+    while let Some(outcome) = race.join_next().await {
+        match outcome.unwrap() {
+            Ok(assignment) => {
+                assert_eq!(assignment.bind, ip("127.0.0.45"));
+                won += 1;
+            }
+            Err(ConnectorError::PoolExhausted {
+                addresses: 1,
+                in_use: 1,
+            }) => exhausted += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((won, exhausted), (1, 1));
+    let (connector, ..) = &racers[0];
+    let holders: Vec<_> = connector
+        .store()
+        .claims("egress:", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(holders.len(), 1);
     store.finish().await;
 }
