@@ -2,6 +2,7 @@
 //! the simulators in `sims`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod processes;
 pub mod sims;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
