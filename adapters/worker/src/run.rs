@@ -465,7 +465,14 @@ impl Runner {
         };
 
         let mut placed = Vec::with_capacity(pending.len());
-        for (execution, request, journalled) in pending {
+        for (index, (execution, request, journalled)) in pending.into_iter().enumerate() {
+            // Renews the lease before every further placement; a lease lost (this process
+            // stalled past it and another took the account over) stops this one at once, so
+            // two processes never place for one account side by side.
+            if index > 0 && !self.claims.claim(run, account.id).await? {
+                tracing::warn!(account = %account.id, "lease lost; another process continues");
+                return Ok(outcome);
+            }
             let settled = place_exactly_once(
                 broker.as_ref(),
                 self.journal.as_ref(),

@@ -251,3 +251,34 @@ async fn an_expired_lease_of_a_dead_worker_is_taken_over_still_exactly_once() {
     assert_eq!(bob_broker.order_count().await, 1);
     assert!(claims.unfinished(&run).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_lease_is_renewed_by_its_holder_and_refused_to_others_until_it_expires() {
+    let Some(pool) = fresh_pool("lease").await else {
+        return;
+    };
+    let journal = PostgresJournal::new(pool.clone()).await.unwrap();
+    let run = journal.open_run(date(), Slot::DEFAULT).await.unwrap();
+    let account = vault::AccountId::new_random();
+    let short = Duration::from_millis(400);
+    let a = PostgresClaims::new(pool.clone(), "a", short).await.unwrap();
+    let b = PostgresClaims::new(pool.clone(), "b", short).await.unwrap();
+    assert!(a.claim(&run, account).await.unwrap());
+    assert!(!b.claim(&run, account).await.unwrap(), "held by a");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(
+        a.claim(&run, account).await.unwrap(),
+        "renewed by its holder"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(!b.claim(&run, account).await.unwrap(), "the renewal holds");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(b.claim(&run, account).await.unwrap(), "expired: taken over");
+    assert!(!a.claim(&run, account).await.unwrap(), "a lost it");
+    b.finish(&run, account).await.unwrap();
+    assert!(
+        !b.claim(&run, account).await.unwrap(),
+        "finished accounts are not claimed"
+    );
+    assert!(b.unfinished(&run).await.unwrap().is_empty());
+}
