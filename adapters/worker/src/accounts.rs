@@ -94,6 +94,15 @@ pub trait AccountSource: Send + Sync {
     /// [`AccountProblem`] naming why the account cannot trade now.
     async fn warm(&self, account: &BrokerAccount) -> Result<(), AccountProblem>;
 
+    /// Checks, before the slot, that the account can trade: logged in, and its egress address
+    /// whitelisted (probed without placing anything). By default, a warm-up.
+    ///
+    /// # Errors
+    /// [`AccountProblem`] naming why the account cannot trade now.
+    async fn verify(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {
+        self.warm(account).await
+    }
+
     /// Whether this process trades the account (it owns the account's egress address).
     fn serves(&self, account: &BrokerAccount) -> bool;
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use broker_connect::{Connector, ConnectorError};
+use broker_connect::{Connector, ConnectorError, Verification};
 use broker_core::{Broker, ErrorKind};
 use vault::BrokerAccount;
 
@@ -86,6 +86,42 @@ impl AccountSource for ConnectorAccounts {
             .warm(account.user_id, account.id)
             .await
             .map_err(|error| problem_of(&error))
+    }
+
+    /// The connector's verification: logs in from the egress address and probes the whitelist
+    /// by cancelling an order that cannot exist (nothing is placed); sets the account status.
+    async fn verify(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {
+        let verification = self
+            .connector
+            .verify(account.user_id, account.id)
+            .await
+            .map_err(|error| problem_of(&error))?;
+        let problem = match verification {
+            Verification::Connected => return Ok(()),
+            Verification::IpNotWhitelisted { instructions, .. } => {
+                AccountProblem::new(ProblemReason::IpNotWhitelisted, instructions)
+            }
+            Verification::InvalidCredentials { message } => {
+                AccountProblem::new(ProblemReason::InvalidCredentials, message)
+            }
+            Verification::InvalidTotp => AccountProblem::new(
+                ProblemReason::InvalidCredentials,
+                "the broker refused the TOTP code made from the stored secret",
+            ),
+            Verification::NeedsLogin { login_url } => {
+                let mut problem = AccountProblem::new(
+                    ProblemReason::NeedsLogin,
+                    "the Kite session is missing or expired: the account holder must log in to Kite",
+                );
+                problem.login_url = Some(login_url);
+                problem
+            }
+            Verification::BrokerUnreachable { message } => {
+                AccountProblem::new(ProblemReason::BrokerUnreachable, message)
+            }
+            other => AccountProblem::new(ProblemReason::Other, format!("{other:?}")),
+        };
+        Err(problem)
     }
 
     /// Accounts whose egress address this machine holds, and accounts without one (so that

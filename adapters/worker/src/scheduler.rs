@@ -152,9 +152,9 @@ impl Scheduler {
         Ok(Some(self.runner.run(date, slot).await?))
     }
 
-    /// One pre-flight pass for `slot` on `date`: connects and warms every due account with
-    /// intents at the slot (Angel One logs in; Zerodha without today's login becomes
-    /// `needs_login`), and reports (and notifies, once per slot) accounts that cannot trade
+    /// One pre-flight pass for `slot` on `date`: verifies (logs in, probes the whitelist
+    /// without placing anything) and warms every due account with intents at the slot (Angel
+    /// One logs in; Zerodha without today's login becomes `needs_login`), and reports (and notifies, once per slot) accounts that cannot trade
     /// and intents with invalid data. Empty on a closed day.
     ///
     /// # Errors
@@ -213,7 +213,10 @@ impl Scheduler {
                 for account in group {
                     let source = Arc::clone(&source);
                     warms.spawn(async move {
-                        let warmed = source.warm(&account).await;
+                        let warmed = match source.verify(&account).await {
+                            Ok(()) => source.warm(&account).await,
+                            Err(problem) => Err(problem),
+                        };
                         (account, warmed)
                     });
                 }

@@ -150,6 +150,15 @@ async fn three_tenants(tls: bool) {
         Notification::AccountCannotTrade { account_id, problem, .. }
             if *account_id == expired_account && problem.reason == ProblemReason::NeedsLogin)));
 
+    // The blocked account is found before the slot too, by the whitelist probe.
+    assert!(
+        preflight
+            .problems
+            .iter()
+            .any(|(account, problem)| *account == blocked_account
+                && problem.reason == ProblemReason::IpNotWhitelisted),
+        "{preflight:?}"
+    );
     let angel_before = angel.accepted_orders().len();
     let report = scheduler
         .run_on(trading_day, Slot::DEFAULT)
