@@ -74,24 +74,42 @@ pub enum AccountStatus {
     NeedsLogin,
     /// Switched off by the user or an operator; never run.
     Disabled,
+    /// The broker refused order calls from the account's egress IP: the account holder must
+    /// register that IP at the broker.
+    IpNotWhitelisted,
+    /// The broker refused the stored credentials (API key, client code, MPIN or secret).
+    InvalidCredentials,
+    /// The broker refused the TOTP code made from the stored secret.
+    InvalidTotp,
+    /// The broker could not be reached when the account was last verified.
+    BrokerUnreachable,
 }
 
 impl AccountStatus {
     /// Every status, for parsing.
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 8] = [
         Self::Pending,
         Self::Active,
         Self::NeedsLogin,
         Self::Disabled,
+        Self::IpNotWhitelisted,
+        Self::InvalidCredentials,
+        Self::InvalidTotp,
+        Self::BrokerUnreachable,
     ];
 
-    /// The stable name used in storage (`pending`, `active`, `needs_login`, `disabled`).
+    /// The stable name used in storage (`pending`, `active`, `needs_login`, `disabled`,
+    /// `ip_not_whitelisted`, `invalid_credentials`, `invalid_totp`, `broker_unreachable`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Active => "active",
             Self::NeedsLogin => "needs_login",
             Self::Disabled => "disabled",
+            Self::IpNotWhitelisted => "ip_not_whitelisted",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidTotp => "invalid_totp",
+            Self::BrokerUnreachable => "broker_unreachable",
         }
     }
 }
@@ -104,7 +122,9 @@ impl fmt::Display for AccountStatus {
 
 /// The text did not name an account status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown account status {0:?}: expected pending, active, needs_login or disabled")]
+#[error(
+    "unknown account status {0:?}: expected pending, active, needs_login, disabled, ip_not_whitelisted, invalid_credentials, invalid_totp or broker_unreachable"
+)]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for AccountStatus {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{AccountId, BrokerAccount, UserId};
+use crate::claim::{Claim, ClaimOutcome};
 use crate::error::StoreError;
 use crate::record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
@@ -120,4 +121,29 @@ pub trait RecordBackend: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the read fails.
     async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+
+    /// Claims `name` for `holder` until `until`, atomically: granted when it is free, lapsed
+    /// at `now`, or already `holder`'s (then renewed); otherwise the current claim.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the write fails.
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError>;
+
+    /// Gives up `holder`'s claim on `name`; whether it held one.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the write fails.
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+
+    /// Every claim whose name starts with `prefix` that has not lapsed at `now`, by name.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the read fails.
+    async fn claims(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError>;
 }

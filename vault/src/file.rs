@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountId, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
+use crate::claim::{Claim, ClaimOutcome, may_take};
 use crate::envelope::sealing_key_id;
 use crate::error::StoreError;
 use crate::record::{
@@ -53,6 +54,9 @@ struct StoreData {
     format: String,
     accounts: BTreeMap<AccountId, AccountRecord>,
     sessions: BTreeMap<AccountId, StoredSession>,
+    /// Absent from files written before claims existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    claims: BTreeMap<String, Claim>,
 }
 
 impl StoreData {
@@ -593,6 +597,61 @@ impl RecordBackend for FileBackend {
         })
         .await
     }
+
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let wanted = Claim {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            until,
+        };
+        self.write(move |data| match data.claims.get(&wanted.name) {
+            Some(current) if !may_take(current, &wanted.holder, now) => {
+                (ClaimOutcome::HeldBy(current.clone()), false)
+            }
+            _ => {
+                data.claims.insert(wanted.name.clone(), wanted);
+                // Lapsed claims are dropped whenever claims change, so the file does not grow.
+                data.claims.retain(|_, claim| claim.until > now);
+                (ClaimOutcome::Granted, true)
+            }
+        })
+        .await
+    }
+
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |data| {
+            let held = data
+                .claims
+                .get(&name)
+                .is_some_and(|claim| claim.holder == holder);
+            if held {
+                data.claims.remove(&name);
+            }
+            (held, held)
+        })
+        .await
+    }
+
+    async fn claims(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.read(move |data| {
+            data.claims
+                .range(prefix.clone()..)
+                .take_while(|(name, _)| name.starts_with(&prefix))
+                .map(|(_, claim)| claim)
+                .filter(|claim| claim.until > now)
+                .cloned()
+                .collect()
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -725,6 +784,38 @@ mod tests {
         .unwrap();
         let error = FileBackend::open(dir.path()).unwrap_err();
         assert!(error.to_string().contains("broker-vault-file/9"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_file_written_before_claims_existed_opens_and_takes_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = record(UserId::new_random(), "v1.k.old");
+        let written = serde_json::json!({
+            "format": FORMAT,
+            "accounts": { old.account.id.to_string(): old },
+            "sessions": {}
+        });
+        fs::write(dir.path().join(DATA_FILE), written.to_string()).unwrap();
+        let backend = FileBackend::open(dir.path()).unwrap();
+        let user = old.account.user_id;
+        assert_eq!(
+            backend.account(user, old.account.id).await.unwrap(),
+            Some(old)
+        );
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(30);
+        assert!(
+            backend
+                .claim("a", "me", until, now)
+                .await
+                .unwrap()
+                .is_granted()
+        );
+        assert_eq!(backend.claims("", now).await.unwrap().len(), 1);
+        // Files without claims are written as before.
+        backend.release_claim("a", "me").await.unwrap();
+        let text = fs::read_to_string(dir.path().join(DATA_FILE)).unwrap();
+        assert!(!text.contains("claims"), "{text}");
     }
 
     #[tokio::test]

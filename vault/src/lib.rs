@@ -3,6 +3,7 @@
 
 mod account;
 mod backend;
+mod claim;
 pub mod envelope;
 mod error;
 pub mod file;
@@ -16,6 +17,7 @@ mod vault;
 
 pub use account::{AccountId, AccountStatus, BrokerAccount, UnknownStatus, UserId};
 pub use backend::RecordBackend;
+pub use claim::{Claim, ClaimOutcome};
 pub use envelope::{DecryptError, EncryptError, Field, Place};
 pub use error::StoreError;
 pub use file::FileBackend;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
+use crate::claim::{Claim, ClaimOutcome};
 use crate::envelope::{Field, V1_PREFIX};
 use crate::error::StoreError;
 use crate::record::{
@@ -467,4 +468,71 @@ impl RecordBackend for PostgresBackend {
         }
         Ok(counts)
     }
+
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        // The upsert takes the claim when it is free, lapsed or the holder's own, in one
+        // statement; when it does not, the current claim is read (a release in between is
+        // a free claim: try again).
+        loop {
+            let taken = sqlx::query(
+                "INSERT INTO store_claims (name, holder, until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+                 WHERE store_claims.until <= $4 OR store_claims.holder = EXCLUDED.holder",
+            )
+            .bind(name)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            if taken.rows_affected() == 1 {
+                return Ok(ClaimOutcome::Granted);
+            }
+            let current =
+                sqlx::query("SELECT name, holder, until FROM store_claims WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some(row) = current {
+                return Ok(ClaimOutcome::HeldBy(claim_from_row(&row)?));
+            }
+        }
+    }
+
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let released = sqlx::query("DELETE FROM store_claims WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(released.rows_affected() == 1)
+    }
+
+    async fn claims(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError> {
+        sqlx::query(
+            "SELECT name, holder, until FROM store_claims \
+             WHERE starts_with(name, $1) AND until > $2 ORDER BY name",
+        )
+        .bind(prefix)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(claim_from_row)
+        .collect()
+    }
+}
+
+fn claim_from_row(row: &PgRow) -> Result<Claim, StoreError> {
+    Ok(Claim {
+        name: row.try_get("name")?,
+        holder: row.try_get("holder")?,
+        until: row.try_get("until")?,
+    })
 }

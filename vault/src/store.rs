@@ -6,8 +6,10 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 use broker_core::{BrokerCredentials, SessionTokens};
+use chrono::{DateTime, Utc};
 
 use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
+use crate::claim::{Claim, ClaimOutcome};
 use crate::error::StoreError;
 
 /// Broker accounts and their sessions, encrypted at rest. Every per-account call is scoped by
@@ -136,4 +138,29 @@ pub trait CredentialStore: Send + Sync {
     /// # Errors
     /// A storage error.
     async fn accounts_due_for_run(&self) -> Result<Vec<BrokerAccount>, StoreError>;
+
+    /// Claims `name` for `holder` until `until` (see [`crate::RecordBackend::claim`]): the
+    /// store-wide lease and single-use primitive shared by every process on this store.
+    ///
+    /// # Errors
+    /// A storage error.
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError>;
+
+    /// Gives up `holder`'s claim on `name`; whether it held one.
+    ///
+    /// # Errors
+    /// A storage error.
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+
+    /// The live claims whose names start with `prefix`, by name.
+    ///
+    /// # Errors
+    /// A storage error.
+    async fn claims(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError>;
 }

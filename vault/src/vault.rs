@@ -9,10 +9,12 @@ use async_trait::async_trait;
 use broker_core::{
     AngelOneCredentials, BrokerCredentials, BrokerKind, SessionTokens, ZerodhaCredentials,
 };
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
+use crate::claim::{Claim, ClaimOutcome};
 use crate::envelope::{DecryptError, Field, Place, V1_PREFIX};
 use crate::error::StoreError;
 use crate::keyring::{Keyring, KeyringError};
@@ -409,6 +411,24 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
 
     async fn accounts_due_for_run(&self) -> Result<Vec<BrokerAccount>, StoreError> {
         self.backend.accounts_due_for_run().await
+    }
+
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.backend.claim(name, holder, until, now).await
+    }
+
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.backend.release_claim(name, holder).await
+    }
+
+    async fn claims(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError> {
+        self.backend.claims(prefix, now).await
     }
 }
 

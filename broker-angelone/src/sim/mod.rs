@@ -391,6 +391,17 @@ impl Simulator {
         self.server.address()
     }
 
+    /// How many TCP connections it has accepted: a client that keeps its connections alive
+    /// opens one and reuses it.
+    pub fn connections_accepted(&self) -> u64 {
+        self.server.connections_accepted()
+    }
+
+    /// How many TLS handshakes it has completed (HTTPS mode).
+    pub fn tls_handshakes(&self) -> u64 {
+        self.server.tls_handshakes()
+    }
+
     /// The PEM certificate clients must trust in HTTPS mode
     /// (`broker_core::TlsConfig::with_extra_roots`).
     pub fn certificate_pem(&self) -> Option<&str> {

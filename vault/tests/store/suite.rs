@@ -44,6 +44,8 @@ macro_rules! store_behaviours {
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
             debug_output_never_shows_secrets,
             logs_never_contain_secrets,
+            every_status_is_stored,
+            claims_are_exclusive_until_released_or_lapsed,
         );
     };
     (@each $fixture:path; $($behaviour:ident),* $(,)?) => {
@@ -669,6 +671,25 @@ impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
     async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError> {
         self.inner.ciphertexts_per_key().await
     }
+    async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<vault::ClaimOutcome, StoreError> {
+        self.inner.claim(name, holder, until, now).await
+    }
+    async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.inner.release_claim(name, holder).await
+    }
+    async fn claims(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<vault::Claim>, StoreError> {
+        self.inner.claims(prefix, now).await
+    }
 }
 
 pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(vault: &Vault<B>) {
@@ -888,4 +909,74 @@ pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
     ] {
         assert!(!printed.contains(secret), "{secret} leaked in {printed}");
     }
+}
+
+pub async fn every_status_is_stored<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let account = vault.create_account(owner, &angel_one("s")).await.unwrap();
+    for status in [
+        AccountStatus::IpNotWhitelisted,
+        AccountStatus::InvalidCredentials,
+        AccountStatus::InvalidTotp,
+        AccountStatus::BrokerUnreachable,
+        AccountStatus::Active,
+    ] {
+        vault.set_status(owner, account.id, status).await.unwrap();
+        let stored = vault.account(owner, account.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, status);
+    }
+}
+
+pub async fn claims_are_exclusive_until_released_or_lapsed<B: RecordBackend>(vault: &Vault<B>) {
+    use chrono::SubsecRound;
+    use vault::ClaimOutcome;
+    let store: &dyn CredentialStore = vault;
+    // Microseconds: what Postgres keeps.
+    let now = Utc::now().trunc_subsecs(6);
+    let later = now + chrono::Duration::seconds(30);
+    let name = format!("test:{}", uuid::Uuid::new_v4());
+    assert_eq!(
+        store.claim(&name, "a", later, now).await.unwrap(),
+        ClaimOutcome::Granted
+    );
+    let ClaimOutcome::HeldBy(held) = store.claim(&name, "b", later, now).await.unwrap() else {
+        panic!("a live claim of another holder must not be granted");
+    };
+    assert_eq!((held.holder.as_str(), held.until), ("a", later));
+    // The holder renews its own claim.
+    let renewed = later + chrono::Duration::seconds(30);
+    assert!(
+        store
+            .claim(&name, "a", renewed, now)
+            .await
+            .unwrap()
+            .is_granted()
+    );
+    assert!(!store.release_claim(&name, "b").await.unwrap());
+    let listed = store.claims(&name, now).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].holder.as_str(), listed[0].until), ("a", renewed));
+    // A lapsed claim is anyone's.
+    let after_lapse = renewed + chrono::Duration::seconds(1);
+    assert!(store.claims(&name, after_lapse).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim(
+                &name,
+                "b",
+                after_lapse + chrono::Duration::seconds(5),
+                after_lapse
+            )
+            .await
+            .unwrap()
+            .is_granted()
+    );
+    assert!(store.release_claim(&name, "b").await.unwrap());
+    assert!(
+        store
+            .claim(&name, "c", later, now)
+            .await
+            .unwrap()
+            .is_granted()
+    );
 }

@@ -1,0 +1,132 @@
+//! The run's accounts and brokers from broker-connect: the vault's due accounts, each traded
+//! through its own egress address by the [`Connector`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use broker_connect::{Connector, ConnectorError, Verification};
+use broker_core::{Broker, ErrorKind};
+use vault::BrokerAccount;
+
+use crate::accounts::{AccountProblem, AccountSource, ProblemReason};
+
+/// An [`AccountSource`] over a [`Connector`].
+#[derive(Clone)]
+pub struct ConnectorAccounts {
+    connector: Connector,
+}
+
+impl ConnectorAccounts {
+    /// Accounts from the connector's store, brokers from the connector.
+    pub fn new(connector: Connector) -> Self {
+        Self { connector }
+    }
+
+    /// The connector.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+}
+
+impl std::fmt::Debug for ConnectorAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectorAccounts(..)")
+    }
+}
+
+/// Why a connector call means the account cannot trade, as the run reports it.
+pub fn problem_of(error: &ConnectorError) -> AccountProblem {
+    let reason = match error {
+        ConnectorError::NeedsLogin { login_url } => {
+            let mut problem = AccountProblem::new(ProblemReason::NeedsLogin, error.to_string());
+            problem.login_url = Some(login_url.clone());
+            return problem;
+        }
+        ConnectorError::NoEgressIp
+        | ConnectorError::EgressNotInPool { .. }
+        | ConnectorError::EgressNotAllowed { .. } => ProblemReason::NoEgressIp,
+        ConnectorError::AccountNotFound | ConnectorError::AccountDisabled => {
+            ProblemReason::AccountNotFound
+        }
+        ConnectorError::Broker(broker) => match broker.kind() {
+            ErrorKind::IpNotWhitelisted => ProblemReason::IpNotWhitelisted,
+            ErrorKind::InvalidCredentials | ErrorKind::InvalidTotp => {
+                ProblemReason::InvalidCredentials
+            }
+            ErrorKind::SessionExpired => ProblemReason::NeedsLogin,
+            ErrorKind::Connectivity | ErrorKind::RequestBlocked | ErrorKind::RateLimited => {
+                ProblemReason::BrokerUnreachable
+            }
+            _ => ProblemReason::Other,
+        },
+        _ => ProblemReason::Other,
+    };
+    AccountProblem::new(reason, error.to_string())
+}
+
+#[async_trait]
+impl AccountSource for ConnectorAccounts {
+    async fn due_accounts(&self) -> Result<Vec<BrokerAccount>, String> {
+        self.connector
+            .store()
+            .accounts_due_for_run()
+            .await
+            .map_err(|error| error.to_string())
+    }
+
+    async fn connect(&self, account: &BrokerAccount) -> Result<Arc<dyn Broker>, AccountProblem> {
+        self.connector
+            .connect(account.user_id, account.id)
+            .await
+            .map_err(|error| problem_of(&error))
+    }
+
+    async fn warm(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {
+        self.connector
+            .warm(account.user_id, account.id)
+            .await
+            .map_err(|error| problem_of(&error))
+    }
+
+    /// The connector's verification: logs in from the egress address and probes the whitelist
+    /// by cancelling an order that cannot exist (nothing is placed); sets the account status.
+    async fn verify(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {
+        let verification = self
+            .connector
+            .verify(account.user_id, account.id)
+            .await
+            .map_err(|error| problem_of(&error))?;
+        let problem = match verification {
+            Verification::Connected => return Ok(()),
+            Verification::IpNotWhitelisted { instructions, .. } => {
+                AccountProblem::new(ProblemReason::IpNotWhitelisted, instructions)
+            }
+            Verification::InvalidCredentials { message } => {
+                AccountProblem::new(ProblemReason::InvalidCredentials, message)
+            }
+            Verification::InvalidTotp => AccountProblem::new(
+                ProblemReason::InvalidCredentials,
+                "the broker refused the TOTP code made from the stored secret",
+            ),
+            Verification::NeedsLogin { login_url } => {
+                let mut problem = AccountProblem::new(
+                    ProblemReason::NeedsLogin,
+                    "the Kite session is missing or expired: the account holder must log in to Kite",
+                );
+                problem.login_url = Some(login_url);
+                problem
+            }
+            Verification::BrokerUnreachable { message } => {
+                AccountProblem::new(ProblemReason::BrokerUnreachable, message)
+            }
+            other => AccountProblem::new(ProblemReason::Other, format!("{other:?}")),
+        };
+        Err(problem)
+    }
+
+    /// Accounts whose egress address this machine holds, and accounts without one (so that
+    /// they are reported, by whichever process claims them).
+    fn serves(&self, account: &BrokerAccount) -> bool {
+        account.egress_ip.is_none() || self.connector.serves(account)
+    }
+}
