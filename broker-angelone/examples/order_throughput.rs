@@ -5,8 +5,11 @@
 //! mode against the simulator and also measures the whole process's CPU time.
 //!
 //! ```text
-//! order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET
+//! order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET [CERTIFICATE_PEM]
 //! ```
+//!
+//! `CERTIFICATE_PEM` is the certificate of a simulator serving HTTPS (`angelone-sim --https`),
+//! trusted in addition to the web PKI roots.
 //!
 //! The loop's CPU time is read from `/proc/self/stat` (Linux; every thread of the process,
 //! in 10 ms ticks), so it is printed only where that file exists.
@@ -19,7 +22,7 @@ use broker_angelone::AngelOne;
 use broker_core::{
     AngelOneCredentials, Broker, BrokerKind, BrokerSession, ConnectOptions, Exchange,
     HttpClientConfig, Instrument, InstrumentIndex, InstrumentKind, InstrumentRef, OrderRequest,
-    OrderType, PreTradePolicy, Product, RateLimiter, SharedInstruments, Side,
+    OrderType, PreTradePolicy, Product, RateLimiter, SharedInstruments, Side, TlsConfig,
 };
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -53,10 +56,14 @@ fn sbin() -> SharedInstruments {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
-    let [base_url, orders, api_key, client_code, mpin, totp_secret] = args else {
-        return Err(
-            "usage: order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET".into(),
-        );
+    const USAGE: &str = "usage: order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET [CERTIFICATE_PEM]";
+    let (required, certificate) = match args.len() {
+        6 => (args, None),
+        7 => (&args[..6], args.get(6)),
+        _ => return Err(USAGE.into()),
+    };
+    let [base_url, orders, api_key, client_code, mpin, totp_secret] = required else {
+        return Err(USAGE.into());
     };
     let orders: u32 = orders
         .parse()
@@ -68,10 +75,12 @@ async fn run(args: &[String]) -> Result<(), String> {
         SecretString::from(totp_secret.as_str()),
     )
     .map_err(|error| error.to_string())?;
-    let http = HttpClientConfig::default()
-        .allow_plain_http()
-        .build()
-        .map_err(|error| error.to_string())?;
+    let mut config = HttpClientConfig::default().allow_plain_http();
+    if let Some(path) = certificate {
+        let pem = std::fs::read(path).map_err(|error| format!("{path}: {error}"))?;
+        config.tls = TlsConfig::with_extra_roots(&pem).map_err(|error| error.to_string())?;
+    }
+    let http = config.build().map_err(|error| error.to_string())?;
     // The simulator runs without quotas (`--no-quotas`), and pacing at 10 orders a second
     // would make the run last for hours: the point is the client's own cost per order, so
     // neither the quotas nor the policy's pacing apply here. Every other check does.
