@@ -14,15 +14,17 @@
 //! The loop's CPU time is read from `/proc/self/stat` (Linux; every thread of the process,
 //! in 10 ms ticks), so it is printed only where that file exists.
 
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_angelone::AngelOne;
+use broker_angelone::{AngelOne, default_quota_rules};
 use broker_core::{
     AngelOneCredentials, Broker, BrokerKind, BrokerSession, ConnectOptions, Exchange,
     HttpClientConfig, Instrument, InstrumentIndex, InstrumentKind, InstrumentRef, OrderRequest,
-    OrderType, PreTradePolicy, Product, RateLimiter, SharedInstruments, Side, TlsConfig,
+    OrderType, PreTradePolicy, Product, Quota, QuotaRule, RateLimiter, SharedInstruments, Side,
+    TlsConfig,
 };
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -82,12 +84,18 @@ async fn run(args: &[String]) -> Result<(), String> {
     }
     let http = config.build().map_err(|error| error.to_string())?;
     // The simulator runs without quotas (`--no-quotas`), and pacing at 10 orders a second
-    // would make the run last for hours: the point is the client's own cost per order, so
-    // neither the quotas nor the policy's pacing apply here. Every other check does.
+    // would make the run last for hours: the point is the client's own cost per order. So the
+    // limiter has Angel One's quota rules with budgets too large to ever wait (it does its
+    // real work on every order) and the policy does not pace. Every other check applies.
+    let limiter = RateLimiter::new(
+        default_quota_rules()
+            .into_iter()
+            .map(|rule| QuotaRule::new(rule.classes, Quota::per_second(NonZeroU32::MAX))),
+    );
     let options = ConnectOptions::new(http)
         .with_api_url(base_url.as_str())
         .with_instruments(sbin())
-        .with_rate_limiter(Arc::new(RateLimiter::new([])))
+        .with_rate_limiter(Arc::new(limiter))
         .with_policy(PreTradePolicy {
             max_orders_per_second: 0,
             ..PreTradePolicy::for_broker(BrokerKind::AngelOne)
