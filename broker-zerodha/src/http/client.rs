@@ -237,11 +237,12 @@ impl ZerodhaHttpClient {
     ) -> Result<WireSession, BrokerError> {
         let api_key = self.api_key.expose_secret();
         let token = token.expose_secret();
-        let checksum = checksum(&[api_key, token, api_secret.expose_secret()]);
+        // Derived from the API secret and the token: wiped like them.
+        let checksum = Zeroizing::new(checksum(&[api_key, token, api_secret.expose_secret()]));
         let body = secret_form(&[
             ("api_key", api_key),
             (field, token),
-            ("checksum", &checksum),
+            ("checksum", checksum.as_str()),
         ]);
         self.call(Call::new(endpoint, None).payload(body)).await
     }
