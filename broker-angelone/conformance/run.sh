@@ -4,9 +4,10 @@
 #
 # Self-contained and idempotent: creates (or reuses) a virtualenv under /var/tmp, installs
 # smartapi-python and what it imports from PyPI, builds the simulator and the Rust order
-# bench in release mode, starts two simulators on free ports of 127.0.0.1 (one with Angel
-# One's quotas for conformance, one without for timing), runs the script, and stops them on
-# exit. Exits non-zero on any failure.
+# bench in release mode, starts three simulators on free ports of 127.0.0.1 (one with Angel
+# One's quotas for conformance; two without for timing, one plain HTTP and one HTTPS, each
+# in its own process so that the clients' CPU is measured apart from the simulator's), runs
+# the script, and stops them on exit. Exits non-zero on any failure.
 #
 # Usage: broker-angelone/conformance/run.sh [ORDERS]   (default 20000)
 set -euo pipefail
@@ -79,11 +80,14 @@ start_simulator conformance
 url="$(url_of conformance "${sim_pids[0]}")"
 start_simulator timing --no-quotas
 timing_url="$(url_of timing "${sim_pids[1]}")"
-echo "simulators at $url (quotas) and $timing_url (no quotas)"
+start_simulator timing_tls --no-quotas --https --certificate "$work/timing_tls.pem"
+tls_timing_url="$(url_of timing_tls "${sim_pids[2]}")"
+echo "simulators at $url (quotas), $timing_url and $tls_timing_url (no quotas)"
 
 # The SDK writes a logs/ folder into the working directory: keep it in the scratch folder.
 cd "$work"
 "$venv/bin/python" "$here/sdk_conformance.py" \
     --url "$url" --timing-url "$timing_url" --orders "$orders" \
+    --tls-timing-url "$tls_timing_url" --tls-certificate "$work/timing_tls.pem" \
     --rust-bench "$CARGO_TARGET_DIR/release/examples/order_throughput" \
     --api-key "$api_key" --client-code "$client_code" --mpin "$mpin" --totp-secret "$totp_secret"

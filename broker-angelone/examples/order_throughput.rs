@@ -5,21 +5,26 @@
 //! mode against the simulator and also measures the whole process's CPU time.
 //!
 //! ```text
-//! order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET
+//! order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET [CERTIFICATE_PEM]
 //! ```
+//!
+//! `CERTIFICATE_PEM` is the certificate of a simulator serving HTTPS (`angelone-sim --https`),
+//! trusted in addition to the web PKI roots.
 //!
 //! The loop's CPU time is read from `/proc/self/stat` (Linux; every thread of the process,
 //! in 10 ms ticks), so it is printed only where that file exists.
 
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_angelone::AngelOne;
+use broker_angelone::{AngelOne, default_quota_rules};
 use broker_core::{
     AngelOneCredentials, Broker, BrokerKind, BrokerSession, ConnectOptions, Exchange,
     HttpClientConfig, Instrument, InstrumentIndex, InstrumentKind, InstrumentRef, OrderRequest,
-    OrderType, PreTradePolicy, Product, RateLimiter, SharedInstruments, Side,
+    OrderType, PreTradePolicy, Product, Quota, QuotaRule, RateLimiter, SharedInstruments, Side,
+    TlsConfig,
 };
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -53,10 +58,14 @@ fn sbin() -> SharedInstruments {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
-    let [base_url, orders, api_key, client_code, mpin, totp_secret] = args else {
-        return Err(
-            "usage: order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET".into(),
-        );
+    const USAGE: &str = "usage: order_throughput BASE_URL ORDERS API_KEY CLIENT_CODE MPIN TOTP_SECRET [CERTIFICATE_PEM]";
+    let (required, certificate) = match args.len() {
+        6 => (args, None),
+        7 => (&args[..6], args.get(6)),
+        _ => return Err(USAGE.into()),
+    };
+    let [base_url, orders, api_key, client_code, mpin, totp_secret] = required else {
+        return Err(USAGE.into());
     };
     let orders: u32 = orders
         .parse()
@@ -68,17 +77,25 @@ async fn run(args: &[String]) -> Result<(), String> {
         SecretString::from(totp_secret.as_str()),
     )
     .map_err(|error| error.to_string())?;
-    let http = HttpClientConfig::default()
-        .allow_plain_http()
-        .build()
-        .map_err(|error| error.to_string())?;
+    let mut config = HttpClientConfig::default().allow_plain_http();
+    if let Some(path) = certificate {
+        let pem = std::fs::read(path).map_err(|error| format!("{path}: {error}"))?;
+        config.tls = TlsConfig::with_extra_roots(&pem).map_err(|error| error.to_string())?;
+    }
+    let http = config.build().map_err(|error| error.to_string())?;
     // The simulator runs without quotas (`--no-quotas`), and pacing at 10 orders a second
-    // would make the run last for hours: the point is the client's own cost per order, so
-    // neither the quotas nor the policy's pacing apply here. Every other check does.
+    // would make the run last for hours: the point is the client's own cost per order. So the
+    // limiter has Angel One's quota rules with budgets too large to ever wait (it does its
+    // real work on every order) and the policy does not pace. Every other check applies.
+    let limiter = RateLimiter::new(
+        default_quota_rules()
+            .into_iter()
+            .map(|rule| QuotaRule::new(rule.classes, Quota::per_second(NonZeroU32::MAX))),
+    );
     let options = ConnectOptions::new(http)
         .with_api_url(base_url.as_str())
         .with_instruments(sbin())
-        .with_rate_limiter(Arc::new(RateLimiter::new([])))
+        .with_rate_limiter(Arc::new(limiter))
         .with_policy(PreTradePolicy {
             max_orders_per_second: 0,
             ..PreTradePolicy::for_broker(BrokerKind::AngelOne)

@@ -90,6 +90,14 @@ async fn orders_with_tag_finds_the_order_of_a_tag_ignoring_case() {
     assert!(none.is_empty());
 }
 
+/// The endpoints of the requests the simulator received after the first `before`.
+fn endpoints_since(simulator: &Simulator, before: usize) -> Vec<Endpoint> {
+    simulator.requests()[before..]
+        .iter()
+        .filter_map(|request| request.endpoint)
+        .collect()
+}
+
 #[tokio::test]
 async fn client_bound_to_127_0_0_2_for_an_account_registering_127_0_0_3_is_not_whitelisted() {
     // Two clients of the account log in within a second: not what this test is about.
@@ -107,10 +115,17 @@ async fn client_bound_to_127_0_0_2_for_an_account_registering_127_0_0_3_is_not_w
         "{error:?}"
     );
     assert!(error.to_string().contains("127.0.0.2"), "{error}");
+    let before = simulator.requests().len();
     let probe = verify_whitelisted(&broker).await.unwrap_err();
     assert!(
         matches!(probe, BrokerError::IpNotWhitelisted { .. }),
         "{probe:?}"
+    );
+    let probe_requests = endpoints_since(&simulator, before);
+    assert_eq!(
+        probe_requests,
+        [Endpoint::OrderBook, Endpoint::CancelOrder],
+        "the refused probe read the book and sent one cancellation, nothing that places an order"
     );
     assert!(simulator.accepted_orders().is_empty());
 
@@ -118,10 +133,7 @@ async fn client_bound_to_127_0_0_2_for_an_account_registering_127_0_0_3_is_not_w
     let registered = common::broker(&simulator, "127.0.0.3");
     let before = simulator.requests().len();
     assert_eq!(verify_whitelisted(&registered).await, Ok(()));
-    let probe_requests: Vec<Endpoint> = simulator.requests()[before..]
-        .iter()
-        .filter_map(|request| request.endpoint)
-        .collect();
+    let probe_requests = endpoints_since(&simulator, before);
     assert_eq!(
         probe_requests,
         [Endpoint::Login, Endpoint::OrderBook, Endpoint::CancelOrder],

@@ -14,6 +14,8 @@ mod connect;
 mod credentials;
 mod egress;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 #[cfg(feature = "http")]
 mod http_client;
 mod instrument;

@@ -10,8 +10,9 @@
 //! [`broker_core::Broker::place_order`] of [`Zerodha`] (pre-trade policy, instrument check,
 //! mapping, rate limiter, session, form encoding, HTTP, decoding), the path the worker uses;
 //! `raw` calls [`broker_zerodha::ZerodhaHttpClient::place_order`] with a ready form. Orders
-//! go one after another on a single-threaded runtime. The rate limiter has no rules and the
-//! policy no orders-per-second cap, so that waiting is not counted; everything else is as in
+//! go one after another on a single-threaded runtime. The rate limiter has Kite's quota rules
+//! with budgets too large to ever wait (it does its real work on every order) and the policy
+//! no orders-per-second cap, so that waiting is not counted; everything else is as in
 //! production. Start-up (runtime, TLS configuration, login, instrument master, a warm-up of
 //! 100 orders) is excluded from the loop figures.
 //!
@@ -19,16 +20,18 @@
 //! `process` (the whole process, start-up included, divided by the same number of orders), both
 //! from `/proc/self/stat`, whose clock ticks are 10 ms on Linux (so run enough orders).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
 
 use broker_core::{
     Broker, BrokerKind, ConnectOptions, Exchange, HttpClientConfig, InstrumentRef, OrderRequest,
-    OrderType, PreTradePolicy, Product, RateLimiter, Side, TlsConfig, Variety, ZerodhaCredentials,
+    OrderType, PreTradePolicy, Product, Quota, QuotaRule, RateLimiter, Side, TlsConfig, Variety,
+    ZerodhaCredentials,
 };
-use broker_zerodha::Zerodha;
 use broker_zerodha::models::PlaceOrderBody;
 use broker_zerodha::sim::browser_login;
+use broker_zerodha::{Zerodha, default_quota_rules};
 use rust_decimal::Decimal;
 
 /// Clock ticks per second of `/proc/self/stat` (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
@@ -82,10 +85,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => config = config.allow_plain_http(),
     }
     let http = config.build()?;
+    let limiter = RateLimiter::new(
+        default_quota_rules()
+            .into_iter()
+            .map(|rule| QuotaRule::new(rule.classes, Quota::per_second(NonZeroU32::MAX))),
+    );
     let options = ConnectOptions::new(http.clone())
         .with_api_url(url.as_str())
         .with_login_url(format!("{url}/connect/login"))
-        .with_rate_limiter(Arc::new(RateLimiter::new(Vec::new())))
+        .with_rate_limiter(Arc::new(limiter))
         .with_policy(PreTradePolicy {
             max_orders_per_second: 0,
             ..PreTradePolicy::for_broker(BrokerKind::Zerodha)

@@ -184,6 +184,14 @@ async fn many_accounts_each_log_in_and_trade_in_their_own_book() {
     );
 }
 
+/// The endpoints of the requests the simulator received after the first `before`.
+fn endpoints_since(simulator: &Simulator, before: usize) -> Vec<Option<Endpoint>> {
+    simulator.requests()[before..]
+        .iter()
+        .map(|request| request.endpoint)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_client_bound_to_an_unlisted_ip_gets_ip_not_whitelisted_and_the_probe_places_nothing() {
     let whitelisted: IpAddr = "127.0.0.3".parse().unwrap();
@@ -216,17 +224,21 @@ async fn a_client_bound_to_an_unlisted_ip_gets_ip_not_whitelisted_and_the_probe_
         other => panic!("expected IpNotWhitelisted, got {other:?}"),
     }
     assert_eq!(error.placement_outcome(), PlacementOutcome::NotPlaced);
+    let before = simulator.requests().len();
     let probe = verify_whitelisted(&broker).await.unwrap_err();
     assert!(matches!(probe, BrokerError::IpNotWhitelisted { ip: Some(ip), .. } if ip == stranger));
+    let during = endpoints_since(&simulator, before);
+    assert_eq!(
+        during,
+        [Some(Endpoint::CancelOrder)],
+        "the refused probe sent one cancellation and nothing else"
+    );
     assert!(simulator.accepted_orders().is_empty());
 
     let registered = logged_in_with(&simulator, &account, setup(whitelisted)).await;
     let before = simulator.requests().len();
     assert_eq!(verify_whitelisted(&registered).await, Ok(()));
-    let during: Vec<_> = simulator.requests()[before..]
-        .iter()
-        .map(|request| request.endpoint)
-        .collect();
+    let during = endpoints_since(&simulator, before);
     assert_eq!(
         during,
         [Some(Endpoint::CancelOrder)],

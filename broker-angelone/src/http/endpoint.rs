@@ -148,6 +148,11 @@ impl Endpoint {
             .find(|endpoint| endpoint.name().eq_ignore_ascii_case(name.trim()))
     }
 
+    /// The endpoint's position in [`Endpoint::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     /// A short name for messages and logs (`placeOrder`, `getRMS`, ...).
     pub fn name(self) -> &'static str {
         let path = self.path().trim_end_matches('/');
@@ -227,6 +232,13 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_endpoint_indexes_its_own_place_in_all() {
+        for (position, endpoint) in Endpoint::ALL.into_iter().enumerate() {
+            assert_eq!(endpoint.index(), position, "{endpoint:?}");
+        }
+    }
 
     #[test]
     fn every_path_maps_back_to_its_endpoint() {

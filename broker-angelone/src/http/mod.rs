@@ -2,6 +2,8 @@
 //! client, one method per endpoint.
 
 mod client;
+#[cfg(test)]
+mod decoding_fuzz;
 mod endpoint;
 mod error;
 pub mod models;

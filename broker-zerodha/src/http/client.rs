@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{RequestBuilder, Url};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Request, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -45,6 +45,9 @@ pub const KITE_API_URL: &str = "https://api.kite.trade";
 
 /// The `X-Kite-Version` header every request carries.
 const KITE_VERSION: &str = "3";
+
+/// The header that carries [`KITE_VERSION`].
+const KITE_VERSION_HEADER: HeaderName = HeaderName::from_static("x-kite-version");
 
 /// Where a call's parameters go.
 enum Payload {
@@ -234,11 +237,12 @@ impl ZerodhaHttpClient {
     ) -> Result<WireSession, BrokerError> {
         let api_key = self.api_key.expose_secret();
         let token = token.expose_secret();
-        let checksum = checksum(&[api_key, token, api_secret.expose_secret()]);
+        // Derived from the API secret and the token: wiped like them.
+        let checksum = Zeroizing::new(checksum(&[api_key, token, api_secret.expose_secret()]));
         let body = secret_form(&[
             ("api_key", api_key),
             (field, token),
-            ("checksum", &checksum),
+            ("checksum", checksum.as_str()),
         ]);
         self.call(Call::new(endpoint, None).payload(body)).await
     }
@@ -530,7 +534,8 @@ impl ZerodhaHttpClient {
         self.decode(endpoint, order_id, status, &body)
     }
 
-    fn decode<T: DeserializeOwned>(
+    /// Decodes the `data` of a 2xx answer in Kite's envelope, or the error it carries.
+    pub(super) fn decode<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         order_id: Option<&OrderId>,
@@ -594,8 +599,9 @@ impl ZerodhaHttpClient {
         let request = self.request(&call)?;
         self.limiter.acquire(endpoint.class()).await;
         tracing::debug!(endpoint = name, method = %endpoint.method(), path = endpoint.path(), "kite request");
-        let response = request
-            .send()
+        let response = self
+            .http
+            .execute(request)
             .await
             .map_err(|error| transport::no_answer(&error, kind, name))?;
         let status = response.status().as_u16();
@@ -610,21 +616,39 @@ impl ZerodhaHttpClient {
         if (200..300).contains(&status) {
             return Ok((status, body));
         }
-        let error = match serde_json::from_slice::<WireError>(&body) {
+        Err(self.refusal(endpoint, call.order_id, status, retry_after, &body))
+    }
+
+    /// The error a non-2xx answer means: Kite's error when the body is one, otherwise what
+    /// the status and body say (see `broker_core::transport`).
+    pub(super) fn refusal(
+        &self,
+        endpoint: Endpoint,
+        order_id: Option<&OrderId>,
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &[u8],
+    ) -> BrokerError {
+        match serde_json::from_slice::<WireError>(body) {
             Ok(kite) if kite.is_error() || !kite.message.is_empty() => kite_error(
                 status,
                 kite,
                 retry_after,
                 endpoint,
-                call.order_id,
+                order_id,
                 self.egress_ip,
             ),
-            _ => unenveloped_answer(kind, status, &body, retry_after, name),
-        };
-        Err(error)
+            _ => unenveloped_answer(
+                endpoint.call_kind(),
+                status,
+                body,
+                retry_after,
+                endpoint.name(),
+            ),
+        }
     }
 
-    fn request(&self, call: &Call<'_>) -> Result<RequestBuilder, BrokerError> {
+    fn request(&self, call: &Call<'_>) -> Result<Request, BrokerError> {
         let endpoint = call.endpoint;
         let mut url = endpoint
             .url(&self.api_url, call.parameters)
@@ -638,17 +662,20 @@ impl ZerodhaHttpClient {
         if let Payload::Query(pairs) = &call.payload {
             url.query_pairs_mut().extend_pairs(pairs);
         }
-        let mut request = self
-            .http
-            .request(endpoint.method(), url)
-            .header("X-Kite-Version", KITE_VERSION);
+        // Built as a `Request` rather than through `RequestBuilder`, which re-parses the URL
+        // and every header name and value.
+        let mut request = Request::new(endpoint.method(), url);
+        let headers = request.headers_mut();
+        headers.insert(KITE_VERSION_HEADER, HeaderValue::from_static(KITE_VERSION));
         if let Some(session) = call.session {
-            request = request.header(AUTHORIZATION, session.header().clone());
+            headers.insert(AUTHORIZATION, session.header().clone());
         }
         if let Payload::Form(body) = &call.payload {
-            request = request
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(body.clone());
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            *request.body_mut() = Some(body.clone().into());
         }
         Ok(request)
     }

@@ -2,6 +2,8 @@
 //! types, error mapping and Kite's quotas.
 
 mod client;
+#[cfg(test)]
+mod decoding_fuzz;
 mod endpoint;
 mod error;
 pub mod models;
