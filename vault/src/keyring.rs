@@ -51,6 +51,15 @@ pub enum KeyringError {
         /// The refused id.
         id: String,
     },
+    /// A key id in a key list is invalid; only the entry's position is reported, since a
+    /// mistyped entry may hold key material where the id belongs.
+    #[error(
+        "key entry {position} has an invalid key id: use 1 to {MAX_KEY_ID_LEN} characters from A-Z, a-z, 0-9, '_' and '-' before the ':'"
+    )]
+    InvalidKeyIdAt {
+        /// 1-based position of the entry in the list.
+        position: usize,
+    },
     /// A key is not valid base64.
     #[error("key {id} is not valid base64")]
     KeyNotBase64 {
@@ -322,7 +331,7 @@ impl Keyring {
     ///
     /// # Errors
     /// [`KeyringError::NoKeys`], [`KeyringError::MalformedEntry`],
-    /// [`KeyringError::InvalidKeyId`], [`KeyringError::KeyNotBase64`],
+    /// [`KeyringError::InvalidKeyIdAt`], [`KeyringError::KeyNotBase64`],
     /// [`KeyringError::KeyLength`] or [`KeyringError::DuplicateKeyId`].
     pub fn parse(spec: &SecretString) -> Result<Self, KeyringError> {
         let mut keyring: Option<Self> = None;
@@ -334,7 +343,11 @@ impl Keyring {
             let (id, encoded) = entry.split_once(':').ok_or(KeyringError::MalformedEntry {
                 position: index + 1,
             })?;
-            let id = KeyId::new(id)?;
+            // A mistyped entry (say `<key>:kid1`) may hold the key where the id belongs: report
+            // the entry's position, never its text.
+            let id = KeyId::new(id).map_err(|_| KeyringError::InvalidKeyIdAt {
+                position: index + 1,
+            })?;
             let material = KeyMaterial::from_base64(id.as_str(), &SecretString::from(encoded))?;
             keyring = Some(match keyring {
                 None => Self::new(id, &material),
@@ -424,6 +437,18 @@ mod tests {
                 .to_string();
             assert!(error.contains(expected), "{spec:?} gave {error}");
         }
+    }
+
+    #[test]
+    fn a_key_typed_where_the_id_belongs_is_reported_by_position_only() {
+        let spec = format!("kid1:{},{}:kid0", key_text(1), key_text(9));
+        let error = Keyring::parse(&SecretString::from(spec)).unwrap_err();
+        assert!(matches!(
+            error,
+            KeyringError::InvalidKeyIdAt { position: 2 }
+        ));
+        let printed = format!("{error} {error:?}");
+        assert!(!printed.contains(&key_text(9)[..8]), "{printed}");
     }
 
     #[test]
