@@ -807,21 +807,18 @@ pub async fn debug_output_never_shows_secrets<B: RecordBackend>(vault: &Vault<B>
     assert!(printed.contains("kid0"));
 }
 
-thread_local! {
-    /// Where the global subscriber writes on this thread, while a test captures.
-    static CAPTURED_LOGS: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
-}
+/// Everything the global subscriber wrote, from every thread (`spawn_blocking` workers and
+/// other tests included: a secret logged anywhere in the process is a leak).
+static ALL_LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
-/// The global subscriber's output: kept only on threads that capture.
-struct ThreadLogs;
+struct GlobalLogs;
 
-impl std::io::Write for ThreadLogs {
+impl std::io::Write for GlobalLogs {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        CAPTURED_LOGS.with(|captured| {
-            if let Some(buffer) = captured.borrow_mut().as_mut() {
-                buffer.extend_from_slice(bytes);
-            }
-        });
+        ALL_LOGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -829,27 +826,27 @@ impl std::io::Write for ThreadLogs {
     }
 }
 
-/// A global TRACE subscriber, installed once. (A scoped one per test would race with other
-/// tests over tracing's per-callsite interest cache and sometimes miss events.)
-fn capture_logs_on_this_thread() {
+/// Installs a global TRACE subscriber once (a scoped one per test would race with other tests
+/// over tracing's per-callsite interest cache and sometimes miss events, and would not see
+/// other threads) and returns where the logs written from now on start.
+fn start_capturing_logs() -> usize {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
-            .with_writer(|| ThreadLogs)
+            .with_writer(|| GlobalLogs)
             .init();
     });
-    CAPTURED_LOGS.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+    ALL_LOGS.lock().unwrap().len()
 }
 
-fn captured_logs() -> String {
-    let bytes = CAPTURED_LOGS.with(|captured| captured.borrow_mut().take().unwrap_or_default());
-    String::from_utf8(bytes).unwrap()
+fn logs_since(start: usize) -> String {
+    String::from_utf8_lossy(&ALL_LOGS.lock().unwrap()[start..]).into_owned()
 }
 
 pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
-    capture_logs_on_this_thread();
+    let start = start_capturing_logs();
     let owner = user();
     let id = vault
         .create_account(owner, &angel_one("LOGGED"))
@@ -871,7 +868,7 @@ pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
         .unwrap();
     vault.rotate(10).await.unwrap();
 
-    let printed = captured_logs();
+    let printed = logs_since(start);
     assert!(
         printed.contains("account stored"),
         "nothing was logged: {printed}"
