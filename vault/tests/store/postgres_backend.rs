@@ -111,3 +111,44 @@ async fn tables_are_closed_to_supabase_client_roles() {
         .await
         .unwrap();
 }
+
+/// A row this binary cannot read (here a status a newer schema added) is skipped: every other
+/// tenant's account is still due for its run.
+#[tokio::test]
+async fn one_unreadable_row_does_not_hide_the_other_due_accounts() {
+    use vault::CredentialStore;
+    let Some(fixture) = postgres_fixture().await else {
+        return;
+    };
+    let vault = &fixture.vault;
+    let mut ids = Vec::new();
+    for tag in ["a", "b", "c"] {
+        let owner = vault::UserId::new_random();
+        let id = vault
+            .create_account(owner, &crate::fixtures::angel_one(tag))
+            .await
+            .unwrap()
+            .id;
+        vault.set_auto_execute(owner, id, true).await.unwrap();
+        ids.push(id);
+    }
+    sqlx::raw_sql(&format!(
+        "ALTER TABLE broker_accounts DROP CONSTRAINT broker_accounts_status_check; \
+         UPDATE broker_accounts SET status = 'from_a_newer_schema' WHERE id = '{}'",
+        ids[1]
+    ))
+    .execute(vault.backend().pool())
+    .await
+    .unwrap();
+    let due: Vec<_> = vault
+        .accounts_due_for_run()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|account| account.id)
+        .collect();
+    let mut expected = vec![ids[0], ids[2]];
+    expected.sort();
+    assert_eq!(due, expected);
+    fixture.finish().await;
+}
