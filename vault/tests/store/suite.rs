@@ -41,6 +41,7 @@ macro_rules! store_behaviours {
             opening_with_a_keyring_that_lacks_a_used_key_is_refused,
             rotation_with_concurrent_readers_and_writers_loses_nothing,
             an_interrupted_rotation_resumes_where_it_stopped,
+            an_update_between_rotations_read_and_swap_is_kept,
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
             debug_output_never_shows_secrets,
             logs_never_contain_secrets,
@@ -589,14 +590,40 @@ pub async fn rotation_with_concurrent_readers_and_writers_loses_nothing<B: Recor
     assert_eq!(vault.rotate(7).await.unwrap().rows, 0);
 }
 
-/// A backend that fails every compare-and-swap after the first `allowed`, as a crash would.
-struct FailingAfter<'a, B> {
+/// A backend wrapper that controls the compare-and-swaps: it fails every one after the first
+/// `allowed`, as a crash would, and can hold the first one until a test has written between
+/// the read and the swap.
+struct SwapControl<'a, B> {
     inner: &'a B,
     allowed: AtomicU64,
+    pause_before_first_swap: std::sync::Mutex<Option<PauseBeforeSwap>>,
+}
+
+/// Tells the test that a swap is about to happen, then waits for its go-ahead.
+struct PauseBeforeSwap {
+    reached: tokio::sync::oneshot::Sender<()>,
+    resume: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl<'a, B> SwapControl<'a, B> {
+    fn failing_after(inner: &'a B, allowed: u64) -> Self {
+        Self {
+            inner,
+            allowed: AtomicU64::new(allowed),
+            pause_before_first_swap: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn pausing_before_first_swap(inner: &'a B, pause: PauseBeforeSwap) -> Self {
+        Self {
+            pause_before_first_swap: std::sync::Mutex::new(Some(pause)),
+            ..Self::failing_after(inner, u64::MAX)
+        }
+    }
 }
 
 #[async_trait]
-impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
+impl<B: RecordBackend> RecordBackend for SwapControl<'_, B> {
     async fn insert_accounts(&self, records: &[AccountRecord]) -> Result<(), StoreError> {
         self.inner.insert_accounts(records).await
     }
@@ -664,6 +691,11 @@ impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
             });
         }
         self.allowed.store(allowed - 1, Ordering::SeqCst);
+        let pause = self.pause_before_first_swap.lock().unwrap().take();
+        if let Some(pause) = pause {
+            pause.reached.send(()).unwrap();
+            pause.resume.await.unwrap();
+        }
         self.inner.replace_fields(row, fields).await
     }
     async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError> {
@@ -677,10 +709,7 @@ pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(
         .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
         .unwrap();
     let crashing = Vault::new(
-        FailingAfter {
-            inner: vault.backend(),
-            allowed: AtomicU64::new(5),
-        },
+        SwapControl::failing_after(vault.backend(), 5),
         (*vault.keyring()).clone(),
     );
     let error = crashing.rotate(3).await.unwrap_err();
@@ -694,6 +723,42 @@ pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(
     assert_eq!(report.fields, left);
     assert_eq!(sealed_under(vault, &old).await, 0);
     assert_all_intact(vault, &accounts).await;
+}
+
+/// A credential update landing between rotation's read of a row and its swap must survive: the
+/// swap sees the row changed and leaves it (deterministically, by pausing before the swap).
+pub async fn an_update_between_rotations_read_and_swap_is_kept<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let id = vault
+        .create_account(owner, &angel_one("BEFORE"))
+        .await
+        .unwrap()
+        .id;
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let (reached, swap_reached) = tokio::sync::oneshot::channel();
+    let (let_swap_go, resume) = tokio::sync::oneshot::channel();
+    let rotating = Vault::new(
+        SwapControl::pausing_before_first_swap(
+            vault.backend(),
+            PauseBeforeSwap { reached, resume },
+        ),
+        (*vault.keyring()).clone(),
+    );
+    let update_during_swap = async {
+        swap_reached.await.unwrap();
+        vault
+            .update_credentials(owner, id, &angel_one("DURING"))
+            .await
+            .unwrap();
+        let_swap_go.send(()).unwrap();
+    };
+    let (rotation, ()) = tokio::join!(rotating.rotate(10), update_during_swap);
+    rotation.unwrap();
+    let stored = vault.credentials(owner, id).await.unwrap();
+    assert_eq!(exposed(&stored), exposed(&angel_one("DURING")));
+    assert_eq!(sealed_under(vault, &key_id("kid0")).await, 0);
 }
 
 /// What the legacy Edge Function stored: base64(IV ‖ ciphertext ‖ tag), no associated data.
