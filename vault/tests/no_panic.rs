@@ -1,6 +1,9 @@
 //! Property tests: whatever text sits in a column, opening it is an error or a secret, never a
 //! panic. The case count is bounded (`PROPTEST_CASES`, default below) so the run stays short.
 
+// Test setup panics on failure by design: a broken fixture must fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use broker_core::BrokerKind;
