@@ -37,6 +37,18 @@ enum LegacyCipher {
     Aes256(Box<Aes256Gcm>),
 }
 
+/// Decodes a key written as hex or base64. Hex is tried first when the text has the length of a
+/// hex AES key, because such text is also valid base64 (of the wrong length).
+fn decode_key_text(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    if matches!(text.len(), 32 | 64) && text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return hex::decode(text).ok();
+    }
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+}
+
 /// Opens legacy ciphertexts of one format with one key.
 pub struct LegacyDecryptor {
     cipher: LegacyCipher,
@@ -44,16 +56,17 @@ pub struct LegacyDecryptor {
 }
 
 impl LegacyDecryptor {
-    /// A decryptor for `format` with the raw AES key given as standard base64 (16 or 32 bytes,
-    /// as passed to `crypto.subtle.importKey("raw", ...)`).
+    /// A decryptor for `format` with the raw AES key (16 or 32 bytes, as passed to
+    /// `crypto.subtle.importKey("raw", ...)`) given as hex (32 or 64 hex digits) or as base64 in
+    /// either alphabet, padded or not, as edge functions variously store it.
     ///
     /// # Errors
-    /// [`KeyringError::KeyNotBase64`] or [`KeyringError::KeyLength`] (naming the key `legacy`).
+    /// [`KeyringError::KeyNotBase64`] when the text is neither hex nor base64, or
+    /// [`KeyringError::KeyLength`] (naming the key `legacy`).
     pub fn from_base64_key(key: &SecretString, format: LegacyFormat) -> Result<Self, KeyringError> {
         const NAME: &str = "legacy";
-        let mut raw = STANDARD
-            .decode(key.expose_secret().trim())
-            .map_err(|_| KeyringError::KeyNotBase64 { id: NAME.into() })?;
+        let mut raw = decode_key_text(key.expose_secret().trim())
+            .ok_or_else(|| KeyringError::KeyNotBase64 { id: NAME.into() })?;
         let cipher = match raw.len() {
             16 => Aes128Gcm::new_from_slice(&raw)
                 .ok()
@@ -194,5 +207,37 @@ mod tests {
         let printed = format!("{:?}", decryptor(LegacyFormat::ConcatenatedBase64));
         assert!(!printed.contains(&STANDARD.encode(KEY)) && !printed.contains("66, 66"));
         assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn keys_are_accepted_as_hex_base64url_and_unpadded_base64() {
+        let key = [0xfbu8; 32];
+        let sealed = {
+            let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
+            let iv = [3u8; NONCE_BYTES];
+            let mut bytes = iv.to_vec();
+            bytes.extend(
+                cipher
+                    .encrypt(Nonce::from_slice(&iv), b"secret".as_slice())
+                    .unwrap(),
+            );
+            STANDARD.encode(bytes)
+        };
+        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        for text in [
+            STANDARD.encode(key),
+            STANDARD_NO_PAD.encode(key),
+            URL_SAFE.encode(key),
+            URL_SAFE_NO_PAD.encode(key),
+            hex::encode(key),
+            hex::encode_upper(key),
+        ] {
+            let decryptor = LegacyDecryptor::from_base64_key(
+                &text.clone().into(),
+                LegacyFormat::ConcatenatedBase64,
+            )
+            .unwrap_or_else(|error| panic!("{text}: {error}"));
+            assert_eq!(decryptor.open(&sealed).unwrap().expose_secret(), "secret");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Property tests: whatever text sits in a column, opening it is an error or a secret, never a
-//! panic. The case count is bounded (`PROPTEST_CASES`, default below) so the run stays short.
+//! panic. The case count is bounded (2,000 per property) so the run stays short.
 
 // Test setup panics on failure by design: a broken fixture must fail the test loudly.
 #![allow(clippy::unwrap_used)]
