@@ -42,6 +42,7 @@ macro_rules! store_behaviours {
             rotation_with_concurrent_readers_and_writers_loses_nothing,
             an_interrupted_rotation_resumes_where_it_stopped,
             an_update_between_rotations_read_and_swap_is_kept,
+            one_tampered_row_does_not_stop_rotation,
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
             debug_output_never_shows_secrets,
             logs_never_contain_secrets,
@@ -759,6 +760,39 @@ pub async fn an_update_between_rotations_read_and_swap_is_kept<B: RecordBackend>
     let stored = vault.credentials(owner, id).await.unwrap();
     assert_eq!(exposed(&stored), exposed(&angel_one("DURING")));
     assert_eq!(sealed_under(vault, &key_id("kid0")).await, 0);
+}
+
+/// A row whose ciphertexts were moved from another account (so they no longer open) is skipped
+/// and counted; every other row is rotated, and the old key stays in use until it is repaired.
+pub async fn one_tampered_row_does_not_stop_rotation<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let mut ids = Vec::new();
+    for tag in ["a", "b", "c"] {
+        ids.push(vault.create_account(owner, &zerodha(tag)).await.unwrap().id);
+    }
+    let backend = vault.backend();
+    let moved = backend
+        .account(owner, ids[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .secrets;
+    backend
+        .update_account(owner, ids[1], &AccountChange::Secrets(moved))
+        .await
+        .unwrap();
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let report = vault.rotate(2).await.unwrap();
+    assert_eq!((report.rows, report.unreadable), (2, 1), "{report:?}");
+    for id in [ids[0], ids[2]] {
+        vault.credentials(owner, id).await.unwrap();
+    }
+    assert!(matches!(
+        vault.remove_key(&key_id("kid0")).await,
+        Err(StoreError::KeyInUse { .. })
+    ));
 }
 
 /// What the legacy Edge Function stored: base64(IV ‖ ciphertext ‖ tag), no associated data.
