@@ -29,6 +29,20 @@ pub enum LegacyFormat {
     /// `IV:ciphertext‖tag`, both parts hex or both base64 (told apart by the IV's length:
     /// 24 hex characters or 16 base64 characters).
     IvColonCiphertext,
+    /// Either layout, chosen per value: a table the platform wrote over time may mix them. The
+    /// two are told apart by the `:`, which the standard base64 alphabet does not contain.
+    Detect,
+}
+
+impl LegacyFormat {
+    /// The layout of `text` under this setting.
+    fn layout_of(self, text: &str) -> Self {
+        match self {
+            Self::Detect if text.contains(':') => Self::IvColonCiphertext,
+            Self::Detect => Self::ConcatenatedBase64,
+            fixed => fixed,
+        }
+    }
 }
 
 /// The AES key the legacy platform used, 128 or 256 bits (Web Crypto allows both).
@@ -95,8 +109,8 @@ impl LegacyDecryptor {
     /// # Errors
     /// [`DecryptError`] for any failure, whatever the cause.
     pub fn open(&self, text: &str) -> Result<SecretString, DecryptError> {
-        let (iv, sealed) = match self.format {
-            LegacyFormat::ConcatenatedBase64 => {
+        let (iv, sealed) = match self.format.layout_of(text) {
+            LegacyFormat::Detect | LegacyFormat::ConcatenatedBase64 => {
                 let mut bytes = STANDARD.decode(text.trim()).map_err(|_| DecryptError)?;
                 let sealed = bytes.split_off(NONCE_BYTES.min(bytes.len()));
                 (bytes, sealed)
@@ -172,6 +186,22 @@ mod tests {
             let opened = decryptor(format).open(&text).unwrap();
             assert_eq!(opened.expose_secret(), "kite-secret", "{text}");
         }
+    }
+
+    #[test]
+    fn detection_opens_a_table_that_mixes_layouts_row_by_row() {
+        let detecting = decryptor(LegacyFormat::Detect);
+        for plaintext in ["first", "second", "third"] {
+            let (iv, sealed) = web_crypto_encrypt(plaintext);
+            for text in [
+                STANDARD.encode([iv.clone(), sealed.clone()].concat()),
+                format!("{}:{}", hex::encode(&iv), hex::encode(&sealed)),
+                format!("{}:{}", STANDARD.encode(&iv), STANDARD.encode(&sealed)),
+            ] {
+                assert_eq!(detecting.open(&text).unwrap().expose_secret(), plaintext);
+            }
+        }
+        assert_eq!(detecting.open("00:11").unwrap_err(), DecryptError);
     }
 
     #[test]

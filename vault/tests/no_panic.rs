@@ -60,7 +60,11 @@ proptest! {
     #[test]
     fn opening_any_legacy_text_never_panics(text in column_text()) {
         let key = SecretString::from(STANDARD.encode([7u8; 32]));
-        for format in [LegacyFormat::ConcatenatedBase64, LegacyFormat::IvColonCiphertext] {
+        for format in [
+            LegacyFormat::ConcatenatedBase64,
+            LegacyFormat::IvColonCiphertext,
+            LegacyFormat::Detect,
+        ] {
             let decryptor = LegacyDecryptor::from_base64_key(&key, format).unwrap();
             // A random text authenticates with negligible probability; only panics matter.
             let _ = decryptor.open(&text);
