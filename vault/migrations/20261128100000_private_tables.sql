@@ -26,8 +26,21 @@ BEGIN
 END;
 $$;
 
--- Functions are executable by PUBLIC by default; this one is for migrations only.
+-- Functions are executable by PUBLIC by default (and by Supabase's API roles through default
+-- privileges); this one is for migrations only.
 REVOKE ALL ON FUNCTION revoke_client_access(regclass) FROM PUBLIC;
+DO $$
+DECLARE
+    client_role text;
+BEGIN
+    FOREACH client_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = client_role) THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION revoke_client_access(regclass) FROM %I',
+                           client_role);
+        END IF;
+    END LOOP;
+END;
+$$;
 
 SELECT revoke_client_access('broker_accounts');
 SELECT revoke_client_access('broker_sessions');

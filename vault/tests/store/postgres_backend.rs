@@ -78,7 +78,8 @@ async fn tables_are_closed_to_supabase_client_roles() {
     .unwrap();
     sqlx::raw_sql(&format!(
         "CREATE SCHEMA {schema}; GRANT USAGE ON SCHEMA {schema} TO anon, authenticated; \
-         ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT ALL ON TABLES TO anon, authenticated;"
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT ALL ON TABLES TO anon, authenticated; \
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT ALL ON FUNCTIONS TO anon, authenticated;"
     ))
     .execute(&admin)
     .await
@@ -105,6 +106,13 @@ async fn tables_are_closed_to_supabase_client_roles() {
         assert!(!authenticated, "{table}: authenticated keeps a privilege");
         assert!(!public, "{table}: PUBLIC keeps a privilege");
     }
+    let (anon_may_call,): (bool,) = sqlx::query_as(&format!(
+        "SELECT has_function_privilege('anon', '{schema}.revoke_client_access(regclass)', 'EXECUTE')"
+    ))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(!anon_may_call, "anon may call revoke_client_access");
     backend.pool().close().await;
     sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&admin)
