@@ -128,6 +128,12 @@ pub enum KeyringError {
         /// The file.
         path: PathBuf,
     },
+    /// A legacy key derivation is configured wrongly (the message says which part).
+    #[error("the legacy key derivation is invalid: {detail}")]
+    InvalidDerivation {
+        /// What is wrong.
+        detail: &'static str,
+    },
     /// The key to remove is not in the keyring.
     #[error("key {id} is not in the keyring")]
     UnknownKey {

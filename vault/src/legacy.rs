@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
 
 use crate::envelope::{DecryptError, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
-use crate::keyring::KeyringError;
+use crate::keyring::{KEY_BYTES, KeyringError};
 
 /// Characters of a hex-encoded 12-byte IV.
 const HEX_IV_CHARS: usize = 2 * NONCE_BYTES;
@@ -63,6 +63,39 @@ fn decode_key_text(text: &str) -> Option<Vec<u8>> {
         .find_map(|engine| engine.decode(text).ok())
 }
 
+/// How the legacy key is named in errors.
+const LEGACY_KEY_NAME: &str = "legacy";
+
+/// How the legacy platform turned its configured passphrase into the AES-256 key.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LegacyKeyDerivation {
+    /// The key is the SHA-256 digest of the passphrase's UTF-8 bytes
+    /// (`crypto.subtle.digest("SHA-256", passphrase)`).
+    Sha256OfPassphrase,
+    /// PBKDF2-HMAC-SHA256 of the passphrase with the configured salt and iteration count,
+    /// 256 bits out (`crypto.subtle.deriveKey({name: "PBKDF2", hash: "SHA-256", ...})`).
+    Pbkdf2Sha256 {
+        /// The salt, as bytes.
+        salt: Vec<u8>,
+        /// The iteration count.
+        iterations: u32,
+    },
+}
+
+impl fmt::Debug for LegacyKeyDerivation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sha256OfPassphrase => f.write_str("Sha256OfPassphrase"),
+            Self::Pbkdf2Sha256 { iterations, .. } => f
+                .debug_struct("Pbkdf2Sha256")
+                .field("salt", &broker_core::REDACTED)
+                .field("iterations", iterations)
+                .finish(),
+        }
+    }
+}
+
 /// Opens legacy ciphertexts of one format with one key.
 pub struct LegacyDecryptor {
     cipher: LegacyCipher,
@@ -78,9 +111,53 @@ impl LegacyDecryptor {
     /// [`KeyringError::KeyNotBase64`] when the text is neither hex nor base64, or
     /// [`KeyringError::KeyLength`] (naming the key `legacy`).
     pub fn from_base64_key(key: &SecretString, format: LegacyFormat) -> Result<Self, KeyringError> {
-        const NAME: &str = "legacy";
-        let mut raw = decode_key_text(key.expose_secret().trim())
-            .ok_or_else(|| KeyringError::KeyNotBase64 { id: NAME.into() })?;
+        let raw = decode_key_text(key.expose_secret().trim()).ok_or_else(|| {
+            KeyringError::KeyNotBase64 {
+                id: LEGACY_KEY_NAME.into(),
+            }
+        })?;
+        Self::from_raw_key(raw, format)
+    }
+
+    /// A decryptor for `format` whose AES-256 key the legacy platform derived from a
+    /// passphrase, as edge functions commonly do.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidDerivation`] for an empty passphrase, an empty salt or zero
+    /// iterations.
+    pub fn from_passphrase(
+        passphrase: &SecretString,
+        derivation: &LegacyKeyDerivation,
+        format: LegacyFormat,
+    ) -> Result<Self, KeyringError> {
+        use sha2::{Digest, Sha256};
+        let refuse = |detail| Err(KeyringError::InvalidDerivation { detail });
+        let passphrase = passphrase.expose_secret().as_bytes();
+        if passphrase.is_empty() {
+            return refuse("the passphrase is empty");
+        }
+        let mut raw = vec![0u8; KEY_BYTES];
+        match derivation {
+            LegacyKeyDerivation::Sha256OfPassphrase => {
+                Sha256::new()
+                    .chain_update(passphrase)
+                    .finalize_into(raw.as_mut_slice().into());
+            }
+            LegacyKeyDerivation::Pbkdf2Sha256 { salt, iterations } => {
+                if salt.is_empty() {
+                    return refuse("the PBKDF2 salt is empty");
+                }
+                if *iterations == 0 {
+                    return refuse("the PBKDF2 iteration count is zero");
+                }
+                pbkdf2::pbkdf2_hmac::<Sha256>(passphrase, salt, *iterations, &mut raw);
+            }
+        }
+        Self::from_raw_key(raw, format)
+    }
+
+    /// Builds the cipher from a raw 16- or 32-byte key, wiping `raw` afterwards.
+    fn from_raw_key(mut raw: Vec<u8>, format: LegacyFormat) -> Result<Self, KeyringError> {
         let cipher = match raw.len() {
             16 => Aes128Gcm::new_from_slice(&raw)
                 .ok()
@@ -93,7 +170,7 @@ impl LegacyDecryptor {
         let length = raw.len();
         raw.zeroize();
         let cipher = cipher.ok_or(KeyringError::KeyLength {
-            id: NAME.into(),
+            id: LEGACY_KEY_NAME.into(),
             length,
         })?;
         Ok(Self { cipher, format })
@@ -269,5 +346,56 @@ mod tests {
             .unwrap_or_else(|error| panic!("{text}: {error}"));
             assert_eq!(decryptor.open(&sealed).unwrap().expose_secret(), "secret");
         }
+    }
+
+    #[test]
+    fn passphrase_derivations_match_the_standard_vectors() {
+        let seal_with = |key: &[u8]| {
+            let cipher = Aes256Gcm::new_from_slice(key).unwrap();
+            let iv = [9u8; NONCE_BYTES];
+            let mut bytes = iv.to_vec();
+            bytes.extend(
+                cipher
+                    .encrypt(Nonce::from_slice(&iv), b"derived".as_slice())
+                    .unwrap(),
+            );
+            STANDARD.encode(bytes)
+        };
+        // SHA-256("abc") (FIPS 180-2) and PBKDF2-HMAC-SHA256("passwd", "salt", 1) (RFC 7914).
+        let cases = [
+            (
+                "abc",
+                LegacyKeyDerivation::Sha256OfPassphrase,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                "passwd",
+                LegacyKeyDerivation::Pbkdf2Sha256 {
+                    salt: b"salt".to_vec(),
+                    iterations: 1,
+                },
+                "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc",
+            ),
+        ];
+        for (passphrase, derivation, expected_key) in cases {
+            let sealed = seal_with(&hex::decode(expected_key).unwrap());
+            let decryptor = LegacyDecryptor::from_passphrase(
+                &passphrase.into(),
+                &derivation,
+                LegacyFormat::Detect,
+            )
+            .unwrap();
+            assert_eq!(decryptor.open(&sealed).unwrap().expose_secret(), "derived");
+        }
+        let zero = LegacyKeyDerivation::Pbkdf2Sha256 {
+            salt: b"salt".to_vec(),
+            iterations: 0,
+        };
+        let error =
+            LegacyDecryptor::from_passphrase(&"p".into(), &zero, LegacyFormat::Detect).unwrap_err();
+        assert!(
+            error.to_string().contains("iteration count is zero"),
+            "{error}"
+        );
     }
 }
