@@ -316,20 +316,18 @@ mod tests {
         assert!(printed.contains("<redacted>"));
     }
 
+    /// `base64(IV ‖ ciphertext ‖ tag)` under an AES-256 `key`, as the legacy platform stored it.
+    fn seal_concatenated(key: &[u8], plaintext: &str) -> String {
+        let cipher = Aes256Gcm::new_from_slice(key).unwrap();
+        let iv = Aes256Gcm::generate_nonce(&mut OsRng);
+        let sealed = cipher.encrypt(&iv, plaintext.as_bytes()).unwrap();
+        STANDARD.encode([iv.to_vec(), sealed].concat())
+    }
+
     #[test]
     fn keys_are_accepted_as_hex_base64url_and_unpadded_base64() {
         let key = [0xfbu8; 32];
-        let sealed = {
-            let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
-            let iv = [3u8; NONCE_BYTES];
-            let mut bytes = iv.to_vec();
-            bytes.extend(
-                cipher
-                    .encrypt(Nonce::from_slice(&iv), b"secret".as_slice())
-                    .unwrap(),
-            );
-            STANDARD.encode(bytes)
-        };
+        let sealed = seal_concatenated(&key, "secret");
         use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
         for text in [
             STANDARD.encode(key),
@@ -350,17 +348,6 @@ mod tests {
 
     #[test]
     fn passphrase_derivations_match_the_standard_vectors() {
-        let seal_with = |key: &[u8]| {
-            let cipher = Aes256Gcm::new_from_slice(key).unwrap();
-            let iv = [9u8; NONCE_BYTES];
-            let mut bytes = iv.to_vec();
-            bytes.extend(
-                cipher
-                    .encrypt(Nonce::from_slice(&iv), b"derived".as_slice())
-                    .unwrap(),
-            );
-            STANDARD.encode(bytes)
-        };
         // SHA-256("abc") (FIPS 180-2) and PBKDF2-HMAC-SHA256("passwd", "salt", 1) (RFC 7914).
         let cases = [
             (
@@ -378,7 +365,7 @@ mod tests {
             ),
         ];
         for (passphrase, derivation, expected_key) in cases {
-            let sealed = seal_with(&hex::decode(expected_key).unwrap());
+            let sealed = seal_concatenated(&hex::decode(expected_key).unwrap(), "derived");
             let decryptor = LegacyDecryptor::from_passphrase(
                 &passphrase.into(),
                 &derivation,
