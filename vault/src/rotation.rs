@@ -30,6 +30,13 @@ pub struct ReencryptReport {
     pub passes: u32,
 }
 
+/// Whether a pass writes what it re-seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    DryRun,
+}
+
 /// Which ciphertexts a pass rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -84,7 +91,8 @@ impl<B: RecordBackend> Vault<B> {
     /// A storage error. Rows finished before the error stay finished.
     #[tracing::instrument(skip(self))]
     pub async fn rotate(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::OlderKeys, batch_size).await
+        self.reencrypt(Target::OlderKeys, batch_size, Mode::Write)
+            .await
     }
 
     /// Re-seals every legacy Web Crypto ciphertext as a v1 envelope under the primary key,
@@ -96,13 +104,30 @@ impl<B: RecordBackend> Vault<B> {
     /// [`StoreError::Decrypt`] when no legacy decryptor is configured, or a storage error.
     #[tracing::instrument(skip(self))]
     pub async fn migrate_legacy(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::Legacy, batch_size).await
+        self.reencrypt(Target::Legacy, batch_size, Mode::Write)
+            .await
+    }
+
+    /// What [`Vault::migrate_legacy`] would do, without writing: the rows and ciphertexts it
+    /// would re-seal (each one opened to prove it can be) and the rows it would skip as
+    /// unreadable. Run it first and compare the counts with the table.
+    ///
+    /// # Errors
+    /// As [`Vault::migrate_legacy`].
+    #[tracing::instrument(skip(self))]
+    pub async fn migrate_legacy_dry_run(
+        &self,
+        batch_size: usize,
+    ) -> Result<ReencryptReport, StoreError> {
+        self.reencrypt(Target::Legacy, batch_size, Mode::DryRun)
+            .await
     }
 
     async fn reencrypt(
         &self,
         target: Target,
         batch_size: usize,
+        mode: Mode,
     ) -> Result<ReencryptReport, StoreError> {
         let limit = batch_size.max(1);
         let mut report = ReencryptReport::default();
@@ -135,7 +160,8 @@ impl<B: RecordBackend> Vault<B> {
                             }
                             Err(error) => return Err(error),
                         };
-                        if self.backend.replace_fields(row, &fields).await? {
+                        if mode == Mode::DryRun || self.backend.replace_fields(row, &fields).await?
+                        {
                             report.rows += 1;
                             report.fields += resealed;
                         } else {

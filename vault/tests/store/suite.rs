@@ -850,6 +850,18 @@ pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBacken
         let opened = migrating.credentials(owner, *id).await.unwrap();
         assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
     }
+    let stored_before = vault.backend().ciphertexts_per_key().await.unwrap();
+    let dry_run = migrating.migrate_legacy_dry_run(2).await.unwrap();
+    assert_eq!(
+        (dry_run.rows, dry_run.fields, dry_run.unreadable),
+        (3, 6, 0),
+        "{dry_run:?}"
+    );
+    assert_eq!(
+        vault.backend().ciphertexts_per_key().await.unwrap(),
+        stored_before,
+        "the dry run wrote"
+    );
     let report = migrating.migrate_legacy(2).await.unwrap();
     assert_eq!((report.rows, report.fields), (3, 6), "{report:?}");
 
