@@ -84,6 +84,27 @@ pub enum StoreError {
         /// What the parser said.
         detail: String,
     },
+    /// The data directory can be written by its group or by everyone, who could replace the
+    /// store file or plant a symbolic link in it.
+    #[error(
+        "data directory {path} has mode {mode:03o}: it must not be writable by group or others (chmod 700)"
+    )]
+    InsecureDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The data directory belongs to another user than the one running this process.
+    #[error("data directory {path} is owned by uid {owner}, not by this process's uid {expected}")]
+    ForeignDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The process's effective uid.
+        expected: u32,
+    },
     /// A file-system operation failed.
     #[error("cannot {action} {path}: {source}")]
     Io {

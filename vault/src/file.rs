@@ -339,11 +339,35 @@ impl Inner {
     }
 }
 
+/// Refuses a data directory that another user owns or that group or others may write: either
+/// could replace the store file between the vault's writes.
+fn refuse_shared_directory(dir: &Path) -> Result<(), StoreError> {
+    let metadata = fs::metadata(dir).map_err(io_error("inspect", dir))?;
+    let expected = rustix::process::geteuid().as_raw();
+    if metadata.uid() != expected {
+        return Err(StoreError::ForeignDirectory {
+            path: dir.to_owned(),
+            owner: metadata.uid(),
+            expected,
+        });
+    }
+    let mode = metadata.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(StoreError::InsecureDirectory {
+            path: dir.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
 impl FileBackend {
     /// Opens (creating if needed, mode `0700`) the data directory and checks that any existing
     /// store file parses. Blocks on file I/O: call it at start-up.
     ///
     /// # Errors
+    /// [`StoreError::ForeignDirectory`] or [`StoreError::InsecureDirectory`] when an existing
+    /// directory belongs to another user or is writable by group or others,
     /// [`StoreError::Io`] when the directory or files cannot be created or read,
     /// [`StoreError::Corrupt`] when the store file does not parse.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -353,6 +377,7 @@ impl FileBackend {
             .mode(0o700)
             .create(&dir)
             .map_err(io_error("create directory", &dir))?;
+        refuse_shared_directory(&dir)?;
         let inner = Inner {
             data_path: dir.join(DATA_FILE),
             lock_path: dir.join(LOCK_FILE),
@@ -832,5 +857,30 @@ mod tests {
         assert_eq!(mode(&data_dir), 0o700);
         assert_eq!(mode(&data_dir.join(DATA_FILE)), 0o600);
         assert_eq!(mode(&data_dir.join(LOCK_FILE)), 0o600);
+    }
+
+    #[test]
+    fn shared_or_foreign_data_directories_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o770, 0o707, 0o777] {
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).unwrap();
+            assert!(
+                matches!(
+                    FileBackend::open(dir.path()),
+                    Err(StoreError::InsecureDirectory { mode: found, .. }) if found == mode
+                ),
+                "mode {mode:03o} accepted"
+            );
+        }
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o750)).unwrap();
+        assert!(FileBackend::open(dir.path()).is_ok());
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(dir.path(), Some(65534), None).unwrap();
+            assert!(matches!(
+                FileBackend::open(dir.path()),
+                Err(StoreError::ForeignDirectory { owner: 65534, .. })
+            ));
+        }
     }
 }

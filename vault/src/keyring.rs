@@ -6,7 +6,8 @@
 
 use std::fmt;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{KeyInit, OsRng};
@@ -51,6 +52,15 @@ pub enum KeyringError {
         /// The refused id.
         id: String,
     },
+    /// A key id in a key list is invalid; only the entry's position is reported, since a
+    /// mistyped entry may hold key material where the id belongs.
+    #[error(
+        "key entry {position} has an invalid key id: use 1 to {MAX_KEY_ID_LEN} characters from A-Z, a-z, 0-9, '_' and '-' before the ':'"
+    )]
+    InvalidKeyIdAt {
+        /// 1-based position of the entry in the list.
+        position: usize,
+    },
     /// A key is not valid base64.
     #[error("key {id} is not valid base64")]
     KeyNotBase64 {
@@ -81,6 +91,29 @@ pub enum KeyringError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The key file path is a symbolic link (its target could be swapped by whoever owns the
+    /// link or its directory).
+    #[error("key file {path} is a symbolic link: point to the key file itself")]
+    SymlinkedKeyFile {
+        /// The link.
+        path: PathBuf,
+    },
+    /// The key file belongs to another user than the one running this process.
+    #[error("key file {path} is owned by uid {owner}, not by this process's uid {expected}")]
+    ForeignKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The process's effective uid.
+        expected: u32,
+    },
+    /// The key file path names something other than a regular file.
+    #[error("key file {path} is not a regular file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The key file could not be read.
     #[error("cannot read key file {path}: {source}")]
     Io {
@@ -94,6 +127,12 @@ pub enum KeyringError {
     NotText {
         /// The file.
         path: PathBuf,
+    },
+    /// A legacy key derivation is configured wrongly (the message says which part).
+    #[error("the legacy key derivation is invalid: {detail}")]
+    InvalidDerivation {
+        /// What is wrong.
+        detail: &'static str,
     },
     /// The key to remove is not in the keyring.
     #[error("key {id} is not in the keyring")]
@@ -288,26 +327,60 @@ impl Keyring {
         Self::parse(&spec)
     }
 
-    /// Reads the keys from a file that only its owner may read (mode `600` or stricter).
+    /// Reads the keys from a file that only its owner may read (mode `600` or stricter), owned
+    /// by this process's user, and not reached through a symbolic link. Mode and owner are
+    /// checked on the opened file, so the file cannot be swapped between check and read.
     ///
     /// # Errors
-    /// [`KeyringError::InsecurePermissions`] when group or others have any access,
-    /// [`KeyringError::Io`], [`KeyringError::NotText`], or any parse error of
-    /// [`Keyring::parse`].
+    /// [`KeyringError::SymlinkedKeyFile`], [`KeyringError::NotAFile`],
+    /// [`KeyringError::ForeignKeyFile`], [`KeyringError::InsecurePermissions`] when group or
+    /// others have any access, [`KeyringError::Io`], [`KeyringError::NotText`], or any parse
+    /// error of [`Keyring::parse`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyringError> {
+        use rustix::fs::{Mode, OFlags};
         let path = path.as_ref();
         let io_error = |source| KeyringError::Io {
             path: path.to_owned(),
             source,
         };
-        let mode = fs::metadata(path).map_err(io_error)?.permissions().mode() & 0o777;
+        let descriptor = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        )
+        .map_err(|errno| match errno {
+            rustix::io::Errno::LOOP => KeyringError::SymlinkedKeyFile {
+                path: path.to_owned(),
+            },
+            errno => io_error(errno.into()),
+        })?;
+        let mut file = fs::File::from(descriptor);
+        let metadata = file.metadata().map_err(io_error)?;
+        if !metadata.is_file() {
+            return Err(KeyringError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let expected = rustix::process::geteuid().as_raw();
+        if metadata.uid() != expected {
+            return Err(KeyringError::ForeignKeyFile {
+                path: path.to_owned(),
+                owner: metadata.uid(),
+                expected,
+            });
+        }
+        let mode = metadata.mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(KeyringError::InsecurePermissions {
                 path: path.to_owned(),
                 mode,
             });
         }
-        let bytes = fs::read(path).map_err(io_error)?;
+        let mut bytes = Vec::new();
+        if let Err(error) = file.read_to_end(&mut bytes) {
+            bytes.zeroize();
+            return Err(io_error(error));
+        }
         let text = String::from_utf8(bytes).map_err(|error| {
             error.into_bytes().zeroize();
             KeyringError::NotText {
@@ -322,7 +395,7 @@ impl Keyring {
     ///
     /// # Errors
     /// [`KeyringError::NoKeys`], [`KeyringError::MalformedEntry`],
-    /// [`KeyringError::InvalidKeyId`], [`KeyringError::KeyNotBase64`],
+    /// [`KeyringError::InvalidKeyIdAt`], [`KeyringError::KeyNotBase64`],
     /// [`KeyringError::KeyLength`] or [`KeyringError::DuplicateKeyId`].
     pub fn parse(spec: &SecretString) -> Result<Self, KeyringError> {
         let mut keyring: Option<Self> = None;
@@ -334,7 +407,11 @@ impl Keyring {
             let (id, encoded) = entry.split_once(':').ok_or(KeyringError::MalformedEntry {
                 position: index + 1,
             })?;
-            let id = KeyId::new(id)?;
+            // A mistyped entry (say `<key>:kid1`) may hold the key where the id belongs: report
+            // the entry's position, never its text.
+            let id = KeyId::new(id).map_err(|_| KeyringError::InvalidKeyIdAt {
+                position: index + 1,
+            })?;
             let material = KeyMaterial::from_base64(id.as_str(), &SecretString::from(encoded))?;
             keyring = Some(match keyring {
                 None => Self::new(id, &material),
@@ -388,6 +465,7 @@ impl fmt::Debug for Keyring {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
 
@@ -424,6 +502,18 @@ mod tests {
                 .to_string();
             assert!(error.contains(expected), "{spec:?} gave {error}");
         }
+    }
+
+    #[test]
+    fn a_key_typed_where_the_id_belongs_is_reported_by_position_only() {
+        let spec = format!("kid1:{},{}:kid0", key_text(1), key_text(9));
+        let error = Keyring::parse(&SecretString::from(spec)).unwrap_err();
+        assert!(matches!(
+            error,
+            KeyringError::InvalidKeyIdAt { position: 2 }
+        ));
+        let printed = format!("{error} {error:?}");
+        assert!(!printed.contains(&key_text(9)[..8]), "{printed}");
     }
 
     #[test]
@@ -490,6 +580,39 @@ mod tests {
             Keyring::from_file(&path).unwrap().primary_id().as_str(),
             "kid0"
         );
+    }
+
+    #[test]
+    fn symlinked_key_file_is_refused_even_when_its_target_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("keys");
+        fs::write(&target, format!("kid1:{}", key_text(1))).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Keyring::from_file(&target).is_ok());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            Keyring::from_file(&link),
+            Err(KeyringError::SymlinkedKeyFile { .. })
+        ));
+    }
+
+    #[test]
+    fn key_file_of_another_owner_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = if rustix::process::geteuid().is_root() {
+            let path = dir.path().join("keys");
+            fs::write(&path, format!("kid1:{}", key_text(1))).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+            path
+        } else {
+            PathBuf::from("/etc/passwd")
+        };
+        assert!(matches!(
+            Keyring::from_file(&path),
+            Err(KeyringError::ForeignKeyFile { .. })
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
 
 use crate::envelope::{DecryptError, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
-use crate::keyring::KeyringError;
+use crate::keyring::{KEY_BYTES, KeyringError};
 
 /// Characters of a hex-encoded 12-byte IV.
 const HEX_IV_CHARS: usize = 2 * NONCE_BYTES;
@@ -29,12 +29,71 @@ pub enum LegacyFormat {
     /// `IV:ciphertext‖tag`, both parts hex or both base64 (told apart by the IV's length:
     /// 24 hex characters or 16 base64 characters).
     IvColonCiphertext,
+    /// Either layout, chosen per value: a table the platform wrote over time may mix them. The
+    /// two are told apart by the `:`, which the standard base64 alphabet does not contain.
+    Detect,
+}
+
+impl LegacyFormat {
+    /// The layout of `text` under this setting.
+    fn layout_of(self, text: &str) -> Self {
+        match self {
+            Self::Detect if text.contains(':') => Self::IvColonCiphertext,
+            Self::Detect => Self::ConcatenatedBase64,
+            fixed => fixed,
+        }
+    }
 }
 
 /// The AES key the legacy platform used, 128 or 256 bits (Web Crypto allows both).
 enum LegacyCipher {
     Aes128(Box<Aes128Gcm>),
     Aes256(Box<Aes256Gcm>),
+}
+
+/// Decodes a key written as hex or base64. Hex is tried first when the text has the length of a
+/// hex AES key, because such text is also valid base64 (of the wrong length).
+fn decode_key_text(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    if matches!(text.len(), 32 | 64) && text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return hex::decode(text).ok();
+    }
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+}
+
+/// How the legacy key is named in errors.
+const LEGACY_KEY_NAME: &str = "legacy";
+
+/// How the legacy platform turned its configured passphrase into the AES-256 key.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LegacyKeyDerivation {
+    /// The key is the SHA-256 digest of the passphrase's UTF-8 bytes
+    /// (`crypto.subtle.digest("SHA-256", passphrase)`).
+    Sha256OfPassphrase,
+    /// PBKDF2-HMAC-SHA256 of the passphrase with the configured salt and iteration count,
+    /// 256 bits out (`crypto.subtle.deriveKey({name: "PBKDF2", hash: "SHA-256", ...})`).
+    Pbkdf2Sha256 {
+        /// The salt, as bytes.
+        salt: Vec<u8>,
+        /// The iteration count.
+        iterations: u32,
+    },
+}
+
+impl fmt::Debug for LegacyKeyDerivation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sha256OfPassphrase => f.write_str("Sha256OfPassphrase"),
+            Self::Pbkdf2Sha256 { iterations, .. } => f
+                .debug_struct("Pbkdf2Sha256")
+                .field("salt", &broker_core::REDACTED)
+                .field("iterations", iterations)
+                .finish(),
+        }
+    }
 }
 
 /// Opens legacy ciphertexts of one format with one key.
@@ -44,16 +103,61 @@ pub struct LegacyDecryptor {
 }
 
 impl LegacyDecryptor {
-    /// A decryptor for `format` with the raw AES key given as standard base64 (16 or 32 bytes,
-    /// as passed to `crypto.subtle.importKey("raw", ...)`).
+    /// A decryptor for `format` with the raw AES key (16 or 32 bytes, as passed to
+    /// `crypto.subtle.importKey("raw", ...)`) given as hex (32 or 64 hex digits) or as base64 in
+    /// either alphabet, padded or not, as edge functions variously store it.
     ///
     /// # Errors
-    /// [`KeyringError::KeyNotBase64`] or [`KeyringError::KeyLength`] (naming the key `legacy`).
+    /// [`KeyringError::KeyNotBase64`] when the text is neither hex nor base64, or
+    /// [`KeyringError::KeyLength`] (naming the key `legacy`).
     pub fn from_base64_key(key: &SecretString, format: LegacyFormat) -> Result<Self, KeyringError> {
-        const NAME: &str = "legacy";
-        let mut raw = STANDARD
-            .decode(key.expose_secret().trim())
-            .map_err(|_| KeyringError::KeyNotBase64 { id: NAME.into() })?;
+        let raw = decode_key_text(key.expose_secret().trim()).ok_or_else(|| {
+            KeyringError::KeyNotBase64 {
+                id: LEGACY_KEY_NAME.into(),
+            }
+        })?;
+        Self::from_raw_key(raw, format)
+    }
+
+    /// A decryptor for `format` whose AES-256 key the legacy platform derived from a
+    /// passphrase, as edge functions commonly do.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidDerivation`] for an empty passphrase, an empty salt or zero
+    /// iterations.
+    pub fn from_passphrase(
+        passphrase: &SecretString,
+        derivation: &LegacyKeyDerivation,
+        format: LegacyFormat,
+    ) -> Result<Self, KeyringError> {
+        use sha2::{Digest, Sha256};
+        let refuse = |detail| Err(KeyringError::InvalidDerivation { detail });
+        let passphrase = passphrase.expose_secret().as_bytes();
+        if passphrase.is_empty() {
+            return refuse("the passphrase is empty");
+        }
+        let mut raw = vec![0u8; KEY_BYTES];
+        match derivation {
+            LegacyKeyDerivation::Sha256OfPassphrase => {
+                Sha256::new()
+                    .chain_update(passphrase)
+                    .finalize_into(raw.as_mut_slice().into());
+            }
+            LegacyKeyDerivation::Pbkdf2Sha256 { salt, iterations } => {
+                if salt.is_empty() {
+                    return refuse("the PBKDF2 salt is empty");
+                }
+                if *iterations == 0 {
+                    return refuse("the PBKDF2 iteration count is zero");
+                }
+                pbkdf2::pbkdf2_hmac::<Sha256>(passphrase, salt, *iterations, &mut raw);
+            }
+        }
+        Self::from_raw_key(raw, format)
+    }
+
+    /// Builds the cipher from a raw 16- or 32-byte key, wiping `raw` afterwards.
+    fn from_raw_key(mut raw: Vec<u8>, format: LegacyFormat) -> Result<Self, KeyringError> {
         let cipher = match raw.len() {
             16 => Aes128Gcm::new_from_slice(&raw)
                 .ok()
@@ -66,7 +170,7 @@ impl LegacyDecryptor {
         let length = raw.len();
         raw.zeroize();
         let cipher = cipher.ok_or(KeyringError::KeyLength {
-            id: NAME.into(),
+            id: LEGACY_KEY_NAME.into(),
             length,
         })?;
         Ok(Self { cipher, format })
@@ -82,8 +186,8 @@ impl LegacyDecryptor {
     /// # Errors
     /// [`DecryptError`] for any failure, whatever the cause.
     pub fn open(&self, text: &str) -> Result<SecretString, DecryptError> {
-        let (iv, sealed) = match self.format {
-            LegacyFormat::ConcatenatedBase64 => {
+        let (iv, sealed) = match self.format.layout_of(text) {
+            LegacyFormat::Detect | LegacyFormat::ConcatenatedBase64 => {
                 let mut bytes = STANDARD.decode(text.trim()).map_err(|_| DecryptError)?;
                 let sealed = bytes.split_off(NONCE_BYTES.min(bytes.len()));
                 (bytes, sealed)
@@ -162,6 +266,22 @@ mod tests {
     }
 
     #[test]
+    fn detection_opens_a_table_that_mixes_layouts_row_by_row() {
+        let detecting = decryptor(LegacyFormat::Detect);
+        for plaintext in ["first", "second", "third"] {
+            let (iv, sealed) = web_crypto_encrypt(plaintext);
+            for text in [
+                STANDARD.encode([iv.clone(), sealed.clone()].concat()),
+                format!("{}:{}", hex::encode(&iv), hex::encode(&sealed)),
+                format!("{}:{}", STANDARD.encode(&iv), STANDARD.encode(&sealed)),
+            ] {
+                assert_eq!(detecting.open(&text).unwrap().expose_secret(), plaintext);
+            }
+        }
+        assert_eq!(detecting.open("00:11").unwrap_err(), DecryptError);
+    }
+
+    #[test]
     fn tampered_or_misformatted_legacy_text_is_the_same_opaque_error() {
         let (iv, mut sealed) = web_crypto_encrypt("secret");
         let good = STANDARD.encode([iv.clone(), sealed.clone()].concat());
@@ -194,5 +314,75 @@ mod tests {
         let printed = format!("{:?}", decryptor(LegacyFormat::ConcatenatedBase64));
         assert!(!printed.contains(&STANDARD.encode(KEY)) && !printed.contains("66, 66"));
         assert!(printed.contains("<redacted>"));
+    }
+
+    /// `base64(IV ‖ ciphertext ‖ tag)` under an AES-256 `key`, as the legacy platform stored it.
+    fn seal_concatenated(key: &[u8], plaintext: &str) -> String {
+        let cipher = Aes256Gcm::new_from_slice(key).unwrap();
+        let iv = Aes256Gcm::generate_nonce(&mut OsRng);
+        let sealed = cipher.encrypt(&iv, plaintext.as_bytes()).unwrap();
+        STANDARD.encode([iv.to_vec(), sealed].concat())
+    }
+
+    #[test]
+    fn keys_are_accepted_as_hex_base64url_and_unpadded_base64() {
+        let key = [0xfbu8; 32];
+        let sealed = seal_concatenated(&key, "secret");
+        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        for text in [
+            STANDARD.encode(key),
+            STANDARD_NO_PAD.encode(key),
+            URL_SAFE.encode(key),
+            URL_SAFE_NO_PAD.encode(key),
+            hex::encode(key),
+            hex::encode_upper(key),
+        ] {
+            let decryptor = LegacyDecryptor::from_base64_key(
+                &text.clone().into(),
+                LegacyFormat::ConcatenatedBase64,
+            )
+            .unwrap_or_else(|error| panic!("{text}: {error}"));
+            assert_eq!(decryptor.open(&sealed).unwrap().expose_secret(), "secret");
+        }
+    }
+
+    #[test]
+    fn passphrase_derivations_match_the_standard_vectors() {
+        // SHA-256("abc") (FIPS 180-2) and PBKDF2-HMAC-SHA256("passwd", "salt", 1) (RFC 7914).
+        let cases = [
+            (
+                "abc",
+                LegacyKeyDerivation::Sha256OfPassphrase,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                "passwd",
+                LegacyKeyDerivation::Pbkdf2Sha256 {
+                    salt: b"salt".to_vec(),
+                    iterations: 1,
+                },
+                "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc",
+            ),
+        ];
+        for (passphrase, derivation, expected_key) in cases {
+            let sealed = seal_concatenated(&hex::decode(expected_key).unwrap(), "derived");
+            let decryptor = LegacyDecryptor::from_passphrase(
+                &passphrase.into(),
+                &derivation,
+                LegacyFormat::Detect,
+            )
+            .unwrap();
+            assert_eq!(decryptor.open(&sealed).unwrap().expose_secret(), "derived");
+        }
+        let zero = LegacyKeyDerivation::Pbkdf2Sha256 {
+            salt: b"salt".to_vec(),
+            iterations: 0,
+        };
+        let error =
+            LegacyDecryptor::from_passphrase(&"p".into(), &zero, LegacyFormat::Detect).unwrap_err();
+        assert!(
+            error.to_string().contains("iteration count is zero"),
+            "{error}"
+        );
     }
 }

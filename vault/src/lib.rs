@@ -22,7 +22,7 @@ pub use envelope::{DecryptError, EncryptError, Field, Place};
 pub use error::StoreError;
 pub use file::FileBackend;
 pub use keyring::{KeyId, KeyMaterial, Keyring, KeyringError};
-pub use legacy::{LegacyDecryptor, LegacyFormat};
+pub use legacy::{LegacyDecryptor, LegacyFormat, LegacyKeyDerivation};
 pub use postgres::PostgresBackend;
 pub use record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,

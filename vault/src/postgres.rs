@@ -293,16 +293,34 @@ impl RecordBackend for PostgresBackend {
         Ok(deleted.rows_affected() == 1)
     }
 
+    /// One row this binary cannot read (say a status added by a newer schema) is skipped and
+    /// reported, so it does not stop every other tenant's run.
     async fn accounts_due_for_run(&self) -> Result<Vec<BrokerAccount>, StoreError> {
-        sqlx::query(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM broker_accounts \
              WHERE auto_execute AND status <> 'disabled' ORDER BY id"
         ))
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(account_from_row)
-        .collect()
+        .await?;
+        let mut due = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match account_from_row(row) {
+                Ok(account) => due.push(account),
+                Err(error) => {
+                    let account: Option<Uuid> = row.try_get("id").ok();
+                    tracing::warn!(?account, %error, "skipped an unreadable account row");
+                }
+            }
+        }
+        let skipped = rows.len() - due.len();
+        if skipped > 0 {
+            tracing::warn!(
+                skipped,
+                due = due.len(),
+                "accounts due for a run: rows skipped"
+            );
+        }
+        Ok(due)
     }
 
     async fn save_session(

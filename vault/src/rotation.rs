@@ -22,8 +22,19 @@ pub struct ReencryptReport {
     /// Rows skipped because a concurrent write changed them first. Such a write seals under
     /// the primary key; rows still stale are retried in a further round (at most 8 rounds).
     pub conflicts: u64,
+    /// Rows left as they were because a ciphertext in them does not open (tampered, moved, or
+    /// sealed under a lost key); each is logged with its account id. They keep their key in
+    /// use, so [`Vault::remove_key`] still refuses until they are repaired or deleted.
+    pub unreadable: u64,
     /// Rounds over the tables.
     pub passes: u32,
+}
+
+/// Whether a pass writes what it re-seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    DryRun,
 }
 
 /// Which ciphertexts a pass rewrites.
@@ -73,29 +84,50 @@ impl<B: RecordBackend> Vault<B> {
     /// call only reads rows still stale. Each row is replaced by compare-and-swap, so a
     /// concurrent update is never overwritten.
     ///
+    /// A row whose ciphertext does not open (tampered, or its key was lost) is skipped, logged
+    /// and counted in [`ReencryptReport::unreadable`]; the others are still rotated.
+    ///
     /// # Errors
-    /// [`StoreError::Decrypt`] when a ciphertext does not open (e.g. its key was lost), or a
-    /// storage error. Rows finished before the error stay finished.
+    /// A storage error. Rows finished before the error stay finished.
     #[tracing::instrument(skip(self))]
     pub async fn rotate(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::OlderKeys, batch_size).await
+        self.reencrypt(Target::OlderKeys, batch_size, Mode::Write)
+            .await
     }
 
     /// Re-seals every legacy Web Crypto ciphertext as a v1 envelope under the primary key,
     /// with the same batching, resumability and compare-and-swap as [`Vault::rotate`].
     ///
+    /// Rows that do not open are skipped and counted as for [`Vault::rotate`].
+    ///
     /// # Errors
-    /// [`StoreError::Decrypt`] when a legacy ciphertext does not open (or no legacy
-    /// decryptor is configured), or a storage error.
+    /// [`StoreError::Decrypt`] when no legacy decryptor is configured, or a storage error.
     #[tracing::instrument(skip(self))]
     pub async fn migrate_legacy(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::Legacy, batch_size).await
+        self.reencrypt(Target::Legacy, batch_size, Mode::Write)
+            .await
+    }
+
+    /// What [`Vault::migrate_legacy`] would do, without writing: the rows and ciphertexts it
+    /// would re-seal (each one opened to prove it can be) and the rows it would skip as
+    /// unreadable. Run it first and compare the counts with the table.
+    ///
+    /// # Errors
+    /// As [`Vault::migrate_legacy`].
+    #[tracing::instrument(skip(self))]
+    pub async fn migrate_legacy_dry_run(
+        &self,
+        batch_size: usize,
+    ) -> Result<ReencryptReport, StoreError> {
+        self.reencrypt(Target::Legacy, batch_size, Mode::DryRun)
+            .await
     }
 
     async fn reencrypt(
         &self,
         target: Target,
         batch_size: usize,
+        mode: Mode,
     ) -> Result<ReencryptReport, StoreError> {
         let limit = batch_size.max(1);
         let mut report = ReencryptReport::default();
@@ -107,6 +139,7 @@ impl<B: RecordBackend> Vault<B> {
                 Target::Legacy => Staleness::Legacy,
             };
             let mut lost_races = 0;
+            let mut unreadable = 0;
             for table in [Table::Accounts, Table::Sessions] {
                 let mut after = None;
                 loop {
@@ -114,8 +147,21 @@ impl<B: RecordBackend> Vault<B> {
                     let Some(last) = rows.last() else { break };
                     after = Some(last.account_id);
                     for row in &rows {
-                        let (fields, resealed) = self.reseal(&keyring, row, &stale)?;
-                        if self.backend.replace_fields(row, &fields).await? {
+                        let (fields, resealed) = match self.reseal(&keyring, row, &stale) {
+                            Ok(resealed) => resealed,
+                            // One bad row must not stop everyone's rotation. (Without a legacy
+                            // decryptor nothing legacy opens: that is a configuration error.)
+                            Err(error @ StoreError::Decrypt { .. })
+                                if target == Target::OlderKeys || self.legacy.is_some() =>
+                            {
+                                tracing::warn!(%error, "re-encryption skipped an unreadable row");
+                                unreadable += 1;
+                                continue;
+                            }
+                            Err(error) => return Err(error),
+                        };
+                        if mode == Mode::DryRun || self.backend.replace_fields(row, &fields).await?
+                        {
                             report.rows += 1;
                             report.fields += resealed;
                         } else {
@@ -125,6 +171,8 @@ impl<B: RecordBackend> Vault<B> {
                 }
             }
             report.conflicts += lost_races;
+            // Every pass meets the same unreadable rows again: count them once.
+            report.unreadable = unreadable;
             if lost_races == 0 {
                 break;
             }
@@ -133,6 +181,7 @@ impl<B: RecordBackend> Vault<B> {
             rows = report.rows,
             fields = report.fields,
             conflicts = report.conflicts,
+            unreadable = report.unreadable,
             "re-encryption pass done"
         );
         Ok(report)

@@ -26,7 +26,7 @@ use crate::store::CredentialStore;
 pub struct Vault<B> {
     pub(crate) backend: B,
     keyring: RwLock<Arc<Keyring>>,
-    legacy: Option<LegacyDecryptor>,
+    pub(crate) legacy: Option<LegacyDecryptor>,
 }
 
 impl<B: RecordBackend> Vault<B> {

@@ -41,6 +41,8 @@ macro_rules! store_behaviours {
             opening_with_a_keyring_that_lacks_a_used_key_is_refused,
             rotation_with_concurrent_readers_and_writers_loses_nothing,
             an_interrupted_rotation_resumes_where_it_stopped,
+            an_update_between_rotations_read_and_swap_is_kept,
+            one_tampered_row_does_not_stop_rotation,
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
             debug_output_never_shows_secrets,
             logs_never_contain_secrets,
@@ -591,14 +593,40 @@ pub async fn rotation_with_concurrent_readers_and_writers_loses_nothing<B: Recor
     assert_eq!(vault.rotate(7).await.unwrap().rows, 0);
 }
 
-/// A backend that fails every compare-and-swap after the first `allowed`, as a crash would.
-struct FailingAfter<'a, B> {
+/// A backend wrapper that controls the compare-and-swaps: it fails every one after the first
+/// `allowed`, as a crash would, and can hold the first one until a test has written between
+/// the read and the swap.
+struct SwapControl<'a, B> {
     inner: &'a B,
     allowed: AtomicU64,
+    pause_before_first_swap: std::sync::Mutex<Option<PauseBeforeSwap>>,
+}
+
+/// Tells the test that a swap is about to happen, then waits for its go-ahead.
+struct PauseBeforeSwap {
+    reached: tokio::sync::oneshot::Sender<()>,
+    resume: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl<'a, B> SwapControl<'a, B> {
+    fn failing_after(inner: &'a B, allowed: u64) -> Self {
+        Self {
+            inner,
+            allowed: AtomicU64::new(allowed),
+            pause_before_first_swap: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn pausing_before_first_swap(inner: &'a B, pause: PauseBeforeSwap) -> Self {
+        Self {
+            pause_before_first_swap: std::sync::Mutex::new(Some(pause)),
+            ..Self::failing_after(inner, u64::MAX)
+        }
+    }
 }
 
 #[async_trait]
-impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
+impl<B: RecordBackend> RecordBackend for SwapControl<'_, B> {
     async fn insert_accounts(&self, records: &[AccountRecord]) -> Result<(), StoreError> {
         self.inner.insert_accounts(records).await
     }
@@ -666,6 +694,11 @@ impl<B: RecordBackend> RecordBackend for FailingAfter<'_, B> {
             });
         }
         self.allowed.store(allowed - 1, Ordering::SeqCst);
+        let pause = self.pause_before_first_swap.lock().unwrap().take();
+        if let Some(pause) = pause {
+            pause.reached.send(()).unwrap();
+            pause.resume.await.unwrap();
+        }
         self.inner.replace_fields(row, fields).await
     }
     async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError> {
@@ -698,10 +731,7 @@ pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(
         .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
         .unwrap();
     let crashing = Vault::new(
-        FailingAfter {
-            inner: vault.backend(),
-            allowed: AtomicU64::new(5),
-        },
+        SwapControl::failing_after(vault.backend(), 5),
         (*vault.keyring()).clone(),
     );
     let error = crashing.rotate(3).await.unwrap_err();
@@ -715,6 +745,75 @@ pub async fn an_interrupted_rotation_resumes_where_it_stopped<B: RecordBackend>(
     assert_eq!(report.fields, left);
     assert_eq!(sealed_under(vault, &old).await, 0);
     assert_all_intact(vault, &accounts).await;
+}
+
+/// A credential update landing between rotation's read of a row and its swap must survive: the
+/// swap sees the row changed and leaves it (deterministically, by pausing before the swap).
+pub async fn an_update_between_rotations_read_and_swap_is_kept<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let id = vault
+        .create_account(owner, &angel_one("BEFORE"))
+        .await
+        .unwrap()
+        .id;
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let (reached, swap_reached) = tokio::sync::oneshot::channel();
+    let (let_swap_go, resume) = tokio::sync::oneshot::channel();
+    let rotating = Vault::new(
+        SwapControl::pausing_before_first_swap(
+            vault.backend(),
+            PauseBeforeSwap { reached, resume },
+        ),
+        (*vault.keyring()).clone(),
+    );
+    let update_during_swap = async {
+        swap_reached.await.unwrap();
+        vault
+            .update_credentials(owner, id, &angel_one("DURING"))
+            .await
+            .unwrap();
+        let_swap_go.send(()).unwrap();
+    };
+    let (rotation, ()) = tokio::join!(rotating.rotate(10), update_during_swap);
+    rotation.unwrap();
+    let stored = vault.credentials(owner, id).await.unwrap();
+    assert_eq!(exposed(&stored), exposed(&angel_one("DURING")));
+    assert_eq!(sealed_under(vault, &key_id("kid0")).await, 0);
+}
+
+/// A row whose ciphertexts were moved from another account (so they no longer open) is skipped
+/// and counted; every other row is rotated, and the old key stays in use until it is repaired.
+pub async fn one_tampered_row_does_not_stop_rotation<B: RecordBackend>(vault: &Vault<B>) {
+    let owner = user();
+    let mut ids = Vec::new();
+    for tag in ["a", "b", "c"] {
+        ids.push(vault.create_account(owner, &zerodha(tag)).await.unwrap().id);
+    }
+    let backend = vault.backend();
+    let moved = backend
+        .account(owner, ids[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .secrets;
+    backend
+        .update_account(owner, ids[1], &AccountChange::Secrets(moved))
+        .await
+        .unwrap();
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let report = vault.rotate(2).await.unwrap();
+    assert_eq!((report.rows, report.unreadable), (2, 1), "{report:?}");
+    for id in [ids[0], ids[2]] {
+        vault.credentials(owner, id).await.unwrap();
+    }
+    assert!(matches!(
+        vault.remove_key(&key_id("kid0")).await,
+        Err(StoreError::KeyInUse { .. })
+    ));
 }
 
 /// What the legacy Edge Function stored: base64(IV ‖ ciphertext ‖ tag), no associated data.
@@ -772,6 +871,18 @@ pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBacken
         let opened = migrating.credentials(owner, *id).await.unwrap();
         assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
     }
+    let stored_before = vault.backend().ciphertexts_per_key().await.unwrap();
+    let dry_run = migrating.migrate_legacy_dry_run(2).await.unwrap();
+    assert_eq!(
+        (dry_run.rows, dry_run.fields, dry_run.unreadable),
+        (3, 6, 0),
+        "{dry_run:?}"
+    );
+    assert_eq!(
+        vault.backend().ciphertexts_per_key().await.unwrap(),
+        stored_before,
+        "the dry run wrote"
+    );
     let report = migrating.migrate_legacy(2).await.unwrap();
     assert_eq!((report.rows, report.fields), (3, 6), "{report:?}");
 
@@ -828,21 +939,18 @@ pub async fn debug_output_never_shows_secrets<B: RecordBackend>(vault: &Vault<B>
     assert!(printed.contains("kid0"));
 }
 
-thread_local! {
-    /// Where the global subscriber writes on this thread, while a test captures.
-    static CAPTURED_LOGS: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
-}
+/// Everything the global subscriber wrote, from every thread (`spawn_blocking` workers and
+/// other tests included: a secret logged anywhere in the process is a leak).
+static ALL_LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
-/// The global subscriber's output: kept only on threads that capture.
-struct ThreadLogs;
+struct GlobalLogs;
 
-impl std::io::Write for ThreadLogs {
+impl std::io::Write for GlobalLogs {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        CAPTURED_LOGS.with(|captured| {
-            if let Some(buffer) = captured.borrow_mut().as_mut() {
-                buffer.extend_from_slice(bytes);
-            }
-        });
+        ALL_LOGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -850,27 +958,27 @@ impl std::io::Write for ThreadLogs {
     }
 }
 
-/// A global TRACE subscriber, installed once. (A scoped one per test would race with other
-/// tests over tracing's per-callsite interest cache and sometimes miss events.)
-fn capture_logs_on_this_thread() {
+/// Installs a global TRACE subscriber once (a scoped one per test would race with other tests
+/// over tracing's per-callsite interest cache and sometimes miss events, and would not see
+/// other threads) and returns where the logs written from now on start.
+fn start_capturing_logs() -> usize {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
-            .with_writer(|| ThreadLogs)
+            .with_writer(|| GlobalLogs)
             .init();
     });
-    CAPTURED_LOGS.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+    ALL_LOGS.lock().unwrap().len()
 }
 
-fn captured_logs() -> String {
-    let bytes = CAPTURED_LOGS.with(|captured| captured.borrow_mut().take().unwrap_or_default());
-    String::from_utf8(bytes).unwrap()
+fn logs_since(start: usize) -> String {
+    String::from_utf8_lossy(&ALL_LOGS.lock().unwrap()[start..]).into_owned()
 }
 
 pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
-    capture_logs_on_this_thread();
+    let start = start_capturing_logs();
     let owner = user();
     let id = vault
         .create_account(owner, &angel_one("LOGGED"))
@@ -892,7 +1000,7 @@ pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
         .unwrap();
     vault.rotate(10).await.unwrap();
 
-    let printed = captured_logs();
+    let printed = logs_since(start);
     assert!(
         printed.contains("account stored"),
         "nothing was logged: {printed}"
