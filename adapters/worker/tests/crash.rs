@@ -12,17 +12,15 @@
 
 mod common;
 
-use common::processes::{Reaped, queue_fault, start_simulator, worker};
+use common::processes::{Reaped, angelone_connector, queue_fault, start_simulator, worker};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use broker_connect::{ConnectorSettings, EgressAddressSettings, EgressScope};
 use broker_core::BrokerKind;
 use broker_worker::{Execution, ExecutionState, FileJournal, Journal, OrderIntent, Slot};
 use chrono::NaiveDate;
-use common::sims::{angel_credentials, ip, resting_buy};
-use secrecy::SecretSlice;
+use common::sims::{angel_credentials, resting_buy};
 use vault::{CredentialStore, FileBackend, KeyId, KeyMaterial, Keyring, UserId, Vault};
 
 const KILLS: u64 = 24;
@@ -62,29 +60,8 @@ async fn killed_at_twenty_four_points_every_intent_is_placed_exactly_once() {
     let vault_dir = dir.path().join("vault");
     let store: std::sync::Arc<dyn CredentialStore> =
         std::sync::Arc::new(Vault::new(FileBackend::open(&vault_dir).unwrap(), keyring));
-    let mut settings = ConnectorSettings::default();
-    settings.allow_plain_http = true;
-    settings.angelone.api_url = Some(sim_url.clone());
-    for (user, (_, address)) in users.iter().zip(&clients) {
-        let mut entry = EgressAddressSettings::new(ip(address));
-        entry.reserved_for = Some(EgressScope::User(*user));
-        settings.egress.addresses.push(entry);
-    }
-    let connector = broker_connect::Connector::new(
-        store.clone(),
-        settings.clone(),
-        SecretSlice::from(vec![42u8; 32]),
-    )
-    .await
-    .unwrap();
-    let master = include_str!("../../../broker-angelone/src/sim/scrip_master.json");
-    let master_path = dir.path().join("scrip_master.json");
-    std::fs::write(&master_path, master).unwrap();
-    connector.instruments(BrokerKind::AngelOne).replace(
-        broker_angelone::parse_instruments(master.as_bytes())
-            .unwrap()
-            .index,
-    );
+    let (connector, settings, master_path) =
+        angelone_connector(store.clone(), &sim_url, &users, &clients, dir.path()).await;
     let mut intents = Vec::new();
     let mut accounts = Vec::new();
     for (user, (client, _)) in users.iter().zip(&clients) {

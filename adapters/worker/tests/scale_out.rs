@@ -11,14 +11,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_connect::{ConnectorSettings, EgressAddressSettings, EgressScope};
 use broker_core::BrokerKind;
 use broker_worker::postgres::{PostgresIntents, PostgresJournal};
 use broker_worker::{ExecutionState, Journal, OrderIntent, Reconciliation, Slot};
 use chrono::NaiveDate;
-use common::processes::{Reaped, queue_fault, start_simulator, worker};
-use common::sims::{angel_credentials, ip, resting_buy};
-use secrecy::SecretSlice;
+use common::processes::{Reaped, angelone_connector, queue_fault, start_simulator, worker};
+use common::sims::{angel_credentials, resting_buy};
 use sqlx::Row;
 use vault::{CredentialStore, KeyId, KeyMaterial, Keyring, PostgresBackend, UserId, Vault};
 
@@ -61,29 +59,8 @@ async fn two_worker_processes_share_a_run_and_one_takes_over_the_others_lease() 
         backend,
         Keyring::new(KeyId::new("kid0").unwrap(), &key),
     ));
-    let mut settings = ConnectorSettings::default();
-    settings.allow_plain_http = true;
-    settings.angelone.api_url = Some(sim_url.clone());
-    for (user, (_, address)) in users.iter().zip(&clients) {
-        let mut entry = EgressAddressSettings::new(ip(address));
-        entry.reserved_for = Some(EgressScope::User(*user));
-        settings.egress.addresses.push(entry);
-    }
-    let connector = broker_connect::Connector::new(
-        store.clone(),
-        settings.clone(),
-        SecretSlice::from(vec![42u8; 32]),
-    )
-    .await
-    .unwrap();
-    let master = include_str!("../../../broker-angelone/src/sim/scrip_master.json");
-    let master_path = dir.path().join("scrip_master.json");
-    std::fs::write(&master_path, master).unwrap();
-    connector.instruments(BrokerKind::AngelOne).replace(
-        broker_angelone::parse_instruments(master.as_bytes())
-            .unwrap()
-            .index,
-    );
+    let (connector, settings, master_path) =
+        angelone_connector(store.clone(), &sim_url, &users, &clients, dir.path()).await;
     let intents_table = PostgresIntents::new(pool.clone()).await.unwrap();
     let mut accounts = Vec::new();
     for (user, (client, _)) in users.iter().zip(&clients) {

@@ -5,7 +5,14 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::sims::{ANGEL_MPIN, ANGEL_TOTP, angel_api_key};
+use std::sync::Arc;
+
+use broker_connect::{Connector, ConnectorSettings, EgressAddressSettings, EgressScope};
+use broker_core::BrokerKind;
+use secrecy::SecretSlice;
+use vault::{CredentialStore, UserId};
+
+use super::sims::{ANGEL_MPIN, ANGEL_TOTP, angel_api_key, ip};
 
 /// The directory the test binaries and the binaries of the workspace are built into.
 pub fn target_dir() -> PathBuf {
@@ -106,4 +113,37 @@ pub fn worker(config: &Path, keys: &str) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     command
+}
+
+/// The connector the worker processes share: Angel One at `sim_url` over plain http, each user
+/// on the address of their simulator client (reserved for them), and the simulator's scrip
+/// master loaded, also written into `dir` for the worker binary. Returns the connector, its
+/// settings (for the binary's configuration) and the master's path.
+pub async fn angelone_connector(
+    store: Arc<dyn CredentialStore>,
+    sim_url: &str,
+    users: &[UserId],
+    clients: &[(String, String)],
+    dir: &Path,
+) -> (Connector, ConnectorSettings, PathBuf) {
+    let mut settings = ConnectorSettings::default();
+    settings.allow_plain_http = true;
+    settings.angelone.api_url = Some(sim_url.to_owned());
+    for (user, (_, address)) in users.iter().zip(clients) {
+        let mut entry = EgressAddressSettings::new(ip(address));
+        entry.reserved_for = Some(EgressScope::User(*user));
+        settings.egress.addresses.push(entry);
+    }
+    let connector = Connector::new(store, settings.clone(), SecretSlice::from(vec![42u8; 32]))
+        .await
+        .unwrap();
+    let master = include_str!("../../../../broker-angelone/src/sim/scrip_master.json");
+    let master_path = dir.join("scrip_master.json");
+    std::fs::write(&master_path, master).unwrap();
+    connector.instruments(BrokerKind::AngelOne).replace(
+        broker_angelone::parse_instruments(master.as_bytes())
+            .unwrap()
+            .index,
+    );
+    (connector, settings, master_path)
 }
