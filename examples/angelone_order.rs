@@ -26,6 +26,13 @@ use vault::{CredentialStore, FileBackend, KeyId, KeyMaterial, Keyring, UserId, V
 /// production it is a static public IP of this machine (see docs/operations.md).
 const EGRESS: &str = "127.0.0.2";
 
+/// What the user gives at onboarding: their SmartAPI app's key, their client code, MPIN and
+/// the TOTP secret shown when they enabled TOTP (the simulator knows the same).
+const API_KEY: &str = "angelKEY7q3f";
+const CLIENT_CODE: &str = "S7788";
+const MPIN: &str = "4831";
+const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
 #[tokio::main]
 async fn main() -> Outcome {
     let egress: IpAddr = EGRESS.parse()?;
@@ -33,10 +40,10 @@ async fn main() -> Outcome {
     // The broker: Angel One's simulator knows one client, whose SmartAPI app registered our
     // egress address as its static IP.
     let angel_one = Simulator::start(SimConfig::new([SimAccount::new(
-        "angelKEY7q3f",
-        "S7788",
-        "4831",
-        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        API_KEY,
+        CLIENT_CODE,
+        MPIN,
+        TOTP_SECRET,
     )
     .with_registered_ip(egress)]))
     .await?;
@@ -65,10 +72,10 @@ async fn main() -> Outcome {
     // Onboarding: store the user's credentials, give the account its address, verify.
     let user = UserId::new_random();
     let credentials = AngelOneCredentials::new(
-        SecretString::from("angelKEY7q3f"),
-        "S7788",
-        SecretString::from("4831"),
-        SecretString::from("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+        SecretString::from(API_KEY),
+        CLIENT_CODE,
+        SecretString::from(MPIN),
+        SecretString::from(TOTP_SECRET),
     )?;
     let account = connector
         .store()

@@ -32,6 +32,11 @@ use vault::{
 /// The address this account's orders leave from (see angelone_order.rs).
 const EGRESS: &str = "127.0.0.3";
 
+/// What the user gives at onboarding: their Kite Connect app's API key and secret (the
+/// simulator knows the same).
+const API_KEY: &str = "kiteKEYx81mq";
+const API_SECRET: &str = "kiteSECRETp39vk2";
+
 #[tokio::main]
 async fn main() -> Outcome {
     let egress: IpAddr = EGRESS.parse()?;
@@ -39,10 +44,7 @@ async fn main() -> Outcome {
     // The broker: a Kite Connect app (API key and secret) of user ZX4242, whose IP whitelist
     // holds our egress address.
     let kite = Simulator::start(SimConfig {
-        accounts: vec![
-            SimAccount::new("kiteKEYx81mq", "kiteSECRETp39vk2", "ZX4242")
-                .with_allowed_ips([egress]),
-        ],
+        accounts: vec![SimAccount::new(API_KEY, API_SECRET, "ZX4242").with_allowed_ips([egress])],
         ..SimConfig::default()
     })
     .await?;
@@ -61,10 +63,8 @@ async fn main() -> Outcome {
 
     // Onboarding: the user gives their app's API key and secret.
     let user = UserId::new_random();
-    let credentials = ZerodhaCredentials::new(
-        SecretString::from("kiteKEYx81mq"),
-        SecretString::from("kiteSECRETp39vk2"),
-    )?;
+    let credentials =
+        ZerodhaCredentials::new(SecretString::from(API_KEY), SecretString::from(API_SECRET))?;
     let account = connector
         .store()
         .create_account(user, &BrokerCredentials::Zerodha(credentials))
