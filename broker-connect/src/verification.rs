@@ -92,7 +92,7 @@ pub fn registration_instructions(broker: BrokerKind, ip: IpAddr) -> String {
             "Register {ip} as the static IP of your SmartAPI app: log in at https://smartapi.angelbroking.com, open My Profile > My APIs, edit the app and set its primary static IP to {ip}; then verify the account again."
         ),
         BrokerKind::Zerodha => format!(
-            "Add {ip} to the IP whitelist of your Kite Connect app: log in at https://developers.kite.trade, open My apps, choose the app and add {ip} under IP whitelist; then verify the account again."
+            "Add {ip} to the IP whitelist of your Kite Connect developer account: log in at https://developers.kite.trade, open Profile (top right), enter {ip} under IP Whitelist and click Update (it applies to every app of that developer account; the exchange allows one change per calendar week); then verify the account again."
         ),
         other => format!(
             "Register {ip} as the static IP of your {other} account; then verify the account again."
