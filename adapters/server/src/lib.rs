@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod page;
 pub mod rate_limit;
 pub mod server;
 pub mod state;
