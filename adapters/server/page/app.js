@@ -4,6 +4,7 @@
 
 const DEMO_USERS = ['alice', 'bob', 'carol'];
 const RUNS_SHOWN = 5;
+const DEMO_USER_NAME = /^[a-z0-9_-]{1,32}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const BROKER_NAMES = { angel_one: 'Angel One', zerodha: 'Zerodha' };
@@ -255,6 +256,21 @@ async function signInDemo(user) {
     return;
   }
   await signedIn(answer.data.token, `Demo user ${user}`);
+}
+
+async function signInNewDemoUser(event) {
+  event.preventDefault();
+  const input = $('demo-user');
+  const error = $('demo-user-error');
+  const name = input.value.trim();
+  if (!DEMO_USER_NAME.test(name)) {
+    showFieldError(input, error, 'Use 1 to 32 characters: a–z, 0–9, _ or -.');
+    input.focus();
+    return;
+  }
+  clearFieldError(input, error);
+  input.value = '';
+  await busy(event.currentTarget.querySelector('button'), () => signInDemo(name));
 }
 
 async function signInWithToken(event) {
@@ -532,12 +548,17 @@ function registrationSteps(broker, ip) {
 /** "Verify again" (and in the sandbox, registering the IP at the simulator) for a result box. */
 function accountActions(account, box) {
   const row = el('div', { class: 'button-row' });
-  if (session.meta?.sandbox && account.status === 'ip_not_whitelisted') {
+  if (needsSimulatorWhitelist(account)) {
     row.append(actionButton('whitelist', 'Sandbox: register the IP at the simulator', account, 'secondary',
       () => whitelistAtSimulator(account, box)));
   }
   row.append(actionButton('verify', 'Verify again', account, '', () => verifyAgain(account, box)));
   return row;
+}
+
+/** In the sandbox, an account the simulator may still refuse can have its IP registered there. */
+function needsSimulatorWhitelist(account) {
+  return session.meta?.sandbox === true && ['ip_not_whitelisted', 'needs_login', 'pending'].includes(account.status);
 }
 
 function actionButton(action, text, account, tone, work) {
@@ -588,7 +609,7 @@ function accountCard(account) {
   if (account.broker === 'zerodha' && account.status === 'needs_login') {
     actions.append(actionButton('kite-login', 'Log in for today', account, '', () => kiteLogin(account, noteBox)));
   }
-  if (session.meta?.sandbox && account.status === 'ip_not_whitelisted') {
+  if (needsSimulatorWhitelist(account)) {
     actions.append(actionButton('whitelist', 'Sandbox: register the IP at the simulator', account, 'secondary',
       () => whitelistAtSimulator(account, noteBox)));
   }
@@ -766,6 +787,7 @@ async function runDemoSlot() {
 // Wiring
 
 $('token-form').addEventListener('submit', signInWithToken);
+$('demo-user-form').addEventListener('submit', signInNewDemoUser);
 $('sign-out').addEventListener('click', () => signOut('Signed out.'));
 for (const radio of document.querySelectorAll('input[name="broker"]')) radio.addEventListener('change', onBrokerChange);
 $('copy-ip').addEventListener('click', copyIp);
