@@ -205,8 +205,32 @@ impl Browser {
             .unwrap();
             let name = format!("{}-{:02}-{step}-{}.png", self.test, self.step, viewport.0);
             std::fs::write(directory.join(name), bytes).unwrap();
+            let overflow = self
+                .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+                .await;
+            assert!(
+                overflow.as_i64().unwrap_or(1) <= 0,
+                "{step}: the page is wider than the {} viewport by {overflow} px",
+                viewport.0
+            );
         }
+        self.assert_labelled(step).await;
         self.viewport(VIEWPORTS[0]).await;
+    }
+
+    /// Every visible field has a label and every visible button or link a name.
+    async fn assert_labelled(&self, step: &str) {
+        let unlabelled = self
+            .script(
+                "const visible = (e) => e.offsetParent !== null;
+                 const fields = [...document.querySelectorAll('input, select, textarea')]
+                   .filter((e) => visible(e) && e.labels.length === 0 && !e.getAttribute('aria-label'));
+                 const controls = [...document.querySelectorAll('button, a')]
+                   .filter((e) => visible(e) && !(e.getAttribute('aria-label') || e.textContent.trim()));
+                 return [...fields, ...controls].map((e) => e.outerHTML.slice(0, 80));",
+            )
+            .await;
+        assert_eq!(unlabelled, json!([]), "{step}: unlabelled controls");
     }
 
     async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
