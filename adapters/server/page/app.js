@@ -184,15 +184,18 @@ function takeKiteReturn() {
     const account = params.get('account') ?? '';
     return { connected: true, account: UUID.test(account) ? account : null };
   }
-  if (kite === 'failed') return { connected: false, reason: params.get('reason') ?? '' };
+  if (kite === 'failed') {
+    const account = params.get('account') ?? '';
+    return { connected: false, reason: params.get('reason') ?? '', account: UUID.test(account) ? account : null };
+  }
   return null;
 }
 
 function showKiteReturn() {
   if (!kiteReturn) return;
   const box = $('kite-result');
+  const account = session.accounts.find((candidate) => candidate.id === kiteReturn.account);
   if (kiteReturn.connected) {
-    const account = session.accounts.find((candidate) => candidate.id === kiteReturn.account);
     if (account) {
       setResult(box, 'ok', 'Zerodha account connected',
         el('p', {}, `The Kite login of ${accountLabel(account)} succeeded: its orders can go today. Kite asks for this login once a day; the account shows "Log in for today" when it is due.`));
@@ -202,7 +205,7 @@ function showKiteReturn() {
     }
   } else {
     const fix = KITE_FAILURES[kiteReturn.reason] ?? 'The Kite login did not complete. Press "Log in for today" on the account to try again.';
-    const content = [el('p', {}, fix)];
+    const content = [el('p', {}, account ? `${accountLabel(account)}: ${fix}` : fix)];
     if (kiteReturn.reason === 'ip_not_whitelisted' && session.egress?.ip) {
       content.push(el('p', { class: 'ip' }, session.egress.ip));
     }
