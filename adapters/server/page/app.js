@@ -198,7 +198,7 @@ function showKiteReturn() {
   if (kiteReturn.connected) {
     if (account) {
       setResult(box, 'ok', 'Zerodha account connected',
-        el('p', {}, `The Kite login of ${accountLabel(account)} succeeded: its orders can go today. Kite asks for this login once a day; the account shows "Log in for today" when it is due.`));
+        el('p', {}, `Your ${accountLabel(account)} account is connected: its orders can go today. Kite asks for this login once a day; the account shows "Log in for today" when it is due.`));
     } else {
       setResult(box, 'warn', 'Kite login finished for another user',
         el('p', {}, 'The Kite login finished, but for an account that is not one of yours. Sign out and sign in as the user who started the login to see it.'));
@@ -508,7 +508,6 @@ function showVerification(box, account, verification, { loginUrl, withActions = 
         el('p', {}, `${label} is saved, but ${brokerName(account.broker)} refuses orders from the IP below: it is not registered with your app yet.`),
         el('p', { class: 'ip' }, ip),
         el('p', {}, verification?.instructions ?? registrationSteps(account.broker, ip)),
-        el('p', {}, 'It can take a minute after saving for the broker to accept the IP.'),
         actions());
       break;
     }
@@ -766,7 +765,7 @@ function executionView(execution) {
   const [label, tone] = EXECUTION_STATES[execution.state] ?? [execution.state, 'neutral'];
   const went = execution.state === 'placed';
   return el('li', { 'data-execution': execution.intent_id ?? '', 'data-state': execution.state },
-    el('p', { class: 'what' }, `${who}: ${execution.side ?? ''} ${execution.quantity ?? ''} ${execution.symbol ?? ''}`),
+    el('p', { class: 'what' }, `${who}: ${String(execution.side ?? '').toUpperCase()} ${execution.quantity ?? ''} ${execution.symbol ?? ''}`),
     el('span', { class: `badge ${tone}` }, label),
     execution.broker_order_id ? ` order ${execution.broker_order_id}` : '',
     !went && execution.reason ? el('p', { class: 'reason' }, `Why: ${execution.reason}`) : null);
