@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::state::AppState;
-use crate::{accounts, health, page};
+use crate::{accounts, egress, health, kite, page, runs, sandbox_api};
 
 /// The document's fixed parts; paths are added by the router.
 #[derive(OpenApi)]
@@ -62,6 +62,17 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             accounts::patch_account,
             accounts::delete_account
         ))
+        .routes(routes!(accounts::verify_account))
+        .routes(routes!(accounts::login_url))
+        .routes(routes!(egress::egress_ip))
+        .routes(routes!(kite::callback))
+        .routes(routes!(kite::postback))
+        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(sandbox_api::meta))
+        .routes(routes!(sandbox_api::token))
+        .routes(routes!(sandbox_api::run))
+        .routes(routes!(sandbox_api::whitelist))
         .split_for_parts()
 }
 

@@ -34,6 +34,61 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The Kite login `state` signing key, hex, at least 32 bytes (`BROKERD_KITE_STATE_KEY`;
+    /// every process of a deployment needs the same one). Required unless `--sandbox`.
+    pub kite_state_key: Option<SecretString>,
+    /// broker-connect's settings: the egress pool, broker endpoints, TLS roots, timeouts
+    /// (`[connector]`, see broker-connect's README).
+    pub connector: broker_connect::ConnectorSettings,
+    /// The scheduler that runs in the same process (`[scheduler]`).
+    pub scheduler: SchedulerConfig,
+    /// How long `GET /v1/accounts` answers from its per-user cache, in milliseconds
+    /// (`BROKERD_ACCOUNTS_CACHE_MS`); writes through the API clear it at once. 0 turns it off.
+    pub accounts_cache_ms: u64,
+}
+
+/// The in-process scheduler (broker-worker).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// The journal file (`BROKERD_JOURNAL_FILE`); unset: `<data_dir>/journal.jsonl` with the
+    /// file store, the `execution_runs`/`executions` tables with Postgres.
+    pub journal_file: Option<PathBuf>,
+    /// A JSON or TOML order-intents file (`BROKERD_INTENTS_FILE`); unset: the
+    /// `order_intents` table with Postgres, none with the file store (runs place nothing).
+    pub intents_file: Option<PathBuf>,
+    /// Holiday lists replacing the shipped 2026 NSE list (when not empty).
+    pub holiday_files: Vec<PathBuf>,
+    /// Extra trading sessions (IST dates, e.g. Muhurat trading).
+    pub extra_sessions: Vec<chrono::NaiveDate>,
+    /// Angel One's instrument master (`OpenAPIScripMaster.json`); orders are checked against
+    /// it, and every order is refused without it.
+    pub angelone_instruments: Option<PathBuf>,
+    /// Kite's instrument master (the instruments CSV).
+    pub zerodha_instruments: Option<PathBuf>,
+    /// How long a claim on an account holds when several processes share Postgres, seconds.
+    pub lease_seconds: u64,
+    /// Slots and pre-flight (`[scheduler.schedule]`: `slots`, `preflight_lead_seconds`,
+    /// `second_pass_lead_seconds`).
+    pub schedule: broker_worker::SlotSettings,
+    /// Fan-out and reconciliation (`[scheduler.run]`, broker-worker's `RunSettings`).
+    pub run: broker_worker::RunSettings,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            journal_file: None,
+            intents_file: None,
+            holiday_files: Vec::new(),
+            extra_sessions: Vec::new(),
+            angelone_instruments: None,
+            zerodha_instruments: None,
+            lease_seconds: 60,
+            schedule: broker_worker::SlotSettings::default(),
+            run: broker_worker::RunSettings::default(),
+        }
+    }
 }
 
 /// How bearer tokens are checked (HS256, Supabase-compatible).
@@ -80,6 +135,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
+            kite_state_key: None,
+            connector: broker_connect::ConnectorSettings::default(),
+            scheduler: SchedulerConfig::default(),
+            accounts_cache_ms: 1000,
         }
     }
 }
@@ -207,6 +266,18 @@ impl Config {
         }
         if let Some(value) = lookup("BROKERD_DATABASE_SCHEMA") {
             self.database_schema = Some(value);
+        }
+        if let Some(value) = lookup("BROKERD_KITE_STATE_KEY").filter(|value| !value.is_empty()) {
+            self.kite_state_key = Some(SecretString::from(value));
+        }
+        if let Some(value) = lookup("BROKERD_JOURNAL_FILE") {
+            self.scheduler.journal_file = Some(PathBuf::from(value));
+        }
+        if let Some(value) = lookup("BROKERD_INTENTS_FILE") {
+            self.scheduler.intents_file = Some(PathBuf::from(value));
+        }
+        if let Some(value) = lookup("BROKERD_ACCOUNTS_CACHE_MS") {
+            self.accounts_cache_ms = parsed("BROKERD_ACCOUNTS_CACHE_MS", value)?;
         }
         if let Some(value) = lookup("BROKERD_KEYS_FILE") {
             self.keys_file = Some(PathBuf::from(value));

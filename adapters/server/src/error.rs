@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use broker_connect::ConnectorError;
 use serde::Serialize;
 use utoipa::ToSchema;
 use vault::StoreError;
@@ -108,6 +109,39 @@ impl From<StoreError> for ApiError {
                 format!("the account is with {stored}; {given} credentials cannot replace its own"),
             ),
             other => Self::internal("store", &other),
+        }
+    }
+}
+
+impl From<ConnectorError> for ApiError {
+    fn from(error: ConnectorError) -> Self {
+        match error {
+            ConnectorError::AccountNotFound => Self::account_not_found(),
+            ConnectorError::PoolExhausted { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "pool_exhausted",
+                "no egress IP is free for this user; the operator must add addresses to the pool",
+            ),
+            ConnectorError::AccountDisabled => Self::new(
+                StatusCode::CONFLICT,
+                "account_disabled",
+                "the account is disabled",
+            ),
+            ConnectorError::NeedsLogin { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "needs_login",
+                "the Kite session is missing or expired: log in to Kite",
+            ),
+            ConnectorError::Broker(broker) => {
+                tracing::warn!(error = %broker, "broker call failed");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "broker_unreachable",
+                    "the broker could not be reached or failed; try again in a few minutes",
+                )
+            }
+            ConnectorError::Store(store) => store.into(),
+            other => Self::internal("connector", &other),
         }
     }
 }

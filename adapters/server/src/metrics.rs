@@ -1,14 +1,25 @@
-//! Prometheus counters, rendered in the text exposition format at `/metrics`.
+//! Prometheus counters, rendered in the text exposition format at `/metrics`: requests,
+//! orders by outcome, run durations, and (at scrape time) accounts due for the run by status.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Request counts and latency sums by method, route template and status.
+use broker_worker::UserSummary;
+
+/// Request counts and latency sums by method, route template and status; orders and runs.
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<RequestKey, RequestTally>>,
+    runs: Mutex<RunTally>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct RunTally {
+    orders: UserSummary,
+    finished: u64,
+    seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,7 +53,71 @@ impl Metrics {
         tally.seconds += elapsed.as_secs_f64();
     }
 
-    /// The text exposition format.
+    /// Counts a finished run: its duration (when this process started it) and its orders by
+    /// outcome, summed over users.
+    pub fn record_run<'a>(
+        &self,
+        took: Option<Duration>,
+        users: impl IntoIterator<Item = &'a UserSummary>,
+    ) {
+        let mut runs = self
+            .runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        runs.finished += 1;
+        runs.seconds += took.map_or(0.0, |took| took.as_secs_f64());
+        for user in users {
+            let orders = &mut runs.orders;
+            orders.placed += user.placed;
+            orders.rejected += user.rejected;
+            orders.refused += user.refused;
+            orders.needs_login += user.needs_login;
+            orders.failed += user.failed;
+            orders.unknown += user.unknown;
+        }
+    }
+
+    /// The text exposition format; `sessions` counts the accounts due for the run by status.
+    pub fn render_with_sessions(&self, sessions: &BTreeMap<String, usize>) -> String {
+        let mut text = self.render();
+        let runs = self
+            .runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        text.push_str("# HELP brokerd_orders_total Order intents executed by outcome.\n");
+        text.push_str("# TYPE brokerd_orders_total counter\n");
+        let orders = &runs.orders;
+        for (outcome, count) in [
+            ("placed", orders.placed),
+            ("rejected", orders.rejected),
+            ("refused", orders.refused),
+            ("needs_login", orders.needs_login),
+            ("failed", orders.failed),
+            ("unknown", orders.unknown),
+        ] {
+            let _ = writeln!(
+                text,
+                "brokerd_orders_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        text.push_str(
+            "# HELP brokerd_run_seconds Time runs took, from start to the last reconciliation.\n",
+        );
+        text.push_str("# TYPE brokerd_run_seconds summary\n");
+        let _ = writeln!(text, "brokerd_run_seconds_sum {}", runs.seconds);
+        let _ = writeln!(text, "brokerd_run_seconds_count {}", runs.finished);
+        text.push_str(
+            "# HELP brokerd_sessions Accounts due for the run (auto-execute on), by status.\n",
+        );
+        text.push_str("# TYPE brokerd_sessions gauge\n");
+        for (status, count) in sessions {
+            let _ = writeln!(text, "brokerd_sessions{{status=\"{status}\"}} {count}");
+        }
+        text
+    }
+
+    /// The request counters in the text exposition format.
     pub fn render(&self) -> String {
         let requests = self
             .requests
@@ -95,5 +170,33 @@ mod tests {
             text.contains("route=\"/v1/accounts/{id}\",status=\"404\"} 1\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn runs_add_their_orders_by_outcome_and_their_durations() {
+        let metrics = Metrics::default();
+        let alice = UserSummary {
+            placed: 2,
+            needs_login: 1,
+            ..UserSummary::default()
+        };
+        let bob = UserSummary {
+            placed: 1,
+            refused: 1,
+            ..UserSummary::default()
+        };
+        metrics.record_run(Some(Duration::from_millis(1500)), [&alice, &bob]);
+        let sessions = BTreeMap::from([("active".to_owned(), 3), ("needs_login".to_owned(), 1)]);
+        let text = metrics.render_with_sessions(&sessions);
+        for line in [
+            "brokerd_orders_total{outcome=\"placed\"} 3\n",
+            "brokerd_orders_total{outcome=\"refused\"} 1\n",
+            "brokerd_orders_total{outcome=\"needs_login\"} 1\n",
+            "brokerd_run_seconds_sum 1.5\n",
+            "brokerd_run_seconds_count 1\n",
+            "brokerd_sessions{status=\"active\"} 3\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
     }
 }

@@ -32,15 +32,21 @@ pub fn load_keyring(config: &Config) -> Result<Keyring, KeyringError> {
     }
 }
 
+/// The opened store, and its Postgres pool when it is on Postgres (the scheduler's journal,
+/// intents and claims live next to the vault's tables).
+pub struct OpenedStore {
+    /// The store.
+    pub store: Arc<dyn CredentialStore>,
+    /// The pool, on Postgres.
+    pub pool: Option<sqlx::PgPool>,
+}
+
 /// Opens the Postgres store when a database URL is configured, else the file store in
 /// `data_dir`.
 ///
 /// # Errors
 /// [`OpenStoreError`].
-pub async fn open_store(
-    config: &Config,
-    keyring: Keyring,
-) -> Result<Arc<dyn CredentialStore>, OpenStoreError> {
+pub async fn open_store(config: &Config, keyring: Keyring) -> Result<OpenedStore, OpenStoreError> {
     Ok(match &config.database_url {
         Some(url) => {
             let backend = match &config.database_schema {
@@ -50,12 +56,19 @@ pub async fn open_store(
                 None => PostgresBackend::connect(url.expose_secret()).await?,
             };
             tracing::info!(schema = ?config.database_schema, "credential store: Postgres");
-            Arc::new(Vault::open(backend, keyring).await?)
+            let pool = backend.pool().clone();
+            OpenedStore {
+                store: Arc::new(Vault::open(backend, keyring).await?),
+                pool: Some(pool),
+            }
         }
         None => {
             let backend = FileBackend::open(&config.data_dir)?;
             tracing::info!(dir = %config.data_dir.display(), "credential store: file");
-            Arc::new(Vault::open(backend, keyring).await?)
+            OpenedStore {
+                store: Arc::new(Vault::open(backend, keyring).await?),
+                pool: None,
+            }
         }
     })
 }

@@ -28,6 +28,7 @@ async fn spawn() -> (String, tempfile::TempDir) {
         ..Default::default()
     };
     config.auth.jwt_secret = Some(SecretString::from(SECRET));
+    config.kite_state_key = Some(SecretString::from("ab".repeat(32)));
     let state = brokerd::state_from_config(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -68,7 +69,7 @@ async fn another_users_account_answers_404_everywhere_and_secrets_never_come_bac
     assert_eq!(created.status(), 201);
     let text = created.text().await.unwrap();
     assert!(!text.contains("smartKEYzq81") && !text.contains("4831") && !text.contains("GEZDG"));
-    let id = serde_json::from_str::<Value>(&text).unwrap()["id"]
+    let id = serde_json::from_str::<Value>(&text).unwrap()["account"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -184,13 +185,28 @@ async fn every_documented_route_is_served() {
         "/v1/openapi.json",
         "/v1/accounts",
         "/v1/accounts/{id}",
+        "/v1/accounts/{id}/verify",
+        "/v1/accounts/{id}/login-url",
+        "/v1/egress-ip",
+        "/v1/zerodha/callback",
+        "/v1/zerodha/postback",
+        "/v1/runs",
+        "/v1/runs/{id}",
+        "/v1/meta",
+        "/v1/sandbox/token",
+        "/v1/sandbox/run",
+        "/v1/sandbox/whitelist",
     ] {
         assert!(
             paths.contains_key(expected),
             "{expected} missing from the document"
         );
     }
-    let client = reqwest::Client::new();
+    // Not following redirects: the Kite callback sends the browser to the page.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for (path, operations) in paths {
         for method in operations.as_object().unwrap().keys() {
             let url = format!(

@@ -13,16 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use brokerd::auth::issue_token;
+use common::{App, Backing, assert_no_secret_logged, token};
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use vault::{KeyMaterial, UserId};
+use vault::UserId;
+
+mod common;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const JWT_SECRET: &str = "browser-test-jwt-secret-of-sufficient-length";
 /// How long the page may take to show the outcome of an action.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -363,48 +363,6 @@ fn screenshot_dir() -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // brokerd
 
-/// brokerd with the file store on port 0 (not the sandbox): the page signs in with a pasted
-/// token.
-async fn spawn_brokerd() -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    std::fs::write(
-        &keys,
-        format!(
-            "kid0:{}",
-            secrecy::ExposeSecret::expose_secret(&KeyMaterial::generate().to_base64())
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let mut config = brokerd::Config {
-        data_dir: dir.path().join("data"),
-        keys_file: Some(keys),
-        ..Default::default()
-    };
-    config.auth.jwt_secret = Some(SecretString::from(JWT_SECRET));
-    let state = brokerd::state_from_config(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(brokerd::serve(
-        listener,
-        state,
-        16 * 1024,
-        std::future::pending(),
-    ));
-    (base, dir)
-}
-
-fn token(user: UserId) -> String {
-    issue_token(
-        &SecretString::from(JWT_SECRET),
-        user,
-        Duration::from_secs(600),
-        None,
-    )
-    .unwrap()
-}
-
 /// Saves an account through the API without verification; answers its id.
 async fn saved_account(base: &str, token: &str, body: Value) -> String {
     let answer: Value = reqwest::Client::new()
@@ -444,7 +402,8 @@ async fn accounts_of(base: &str, token: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_user_signed_in_with_a_pasted_token_sees_and_manages_only_their_accounts() {
     let _one = ONE_BROWSER.lock().await;
-    let (base, _dir) = spawn_brokerd().await;
+    let app = App::start(Backing::File).await.unwrap();
+    let base = app.base.clone();
     let Some(mut browser) = Browser::open("token", &base).await else {
         return;
     };
@@ -549,12 +508,19 @@ async fn a_user_signed_in_with_a_pasted_token_sees_and_manages_only_their_accoun
     assert_eq!(browser.count("#account-list > li").await, 0);
     browser.assert_nothing_leaked(&[&alice, &bob]).await;
     browser.close().await;
+    assert_no_secret_logged(&[
+        "smartKEYalice1",
+        "kitesecretalice1",
+        "smartKEYbob99",
+        &alice,
+    ]);
 }
 
 #[tokio::test]
 async fn back_from_kite_the_page_clears_the_query_and_shows_the_result_after_sign_in() {
     let _one = ONE_BROWSER.lock().await;
-    let (base, _dir) = spawn_brokerd().await;
+    let app = App::start(Backing::File).await.unwrap();
+    let base = app.base.clone();
     let Some(mut browser) = Browser::open("kite-return", &base).await else {
         return;
     };
@@ -596,4 +562,252 @@ async fn back_from_kite_the_page_clears_the_query_and_shows_the_result_after_sig
     browser.shot("kite-failed").await;
     browser.assert_nothing_leaked(&[&alice, &bob]).await;
     browser.close().await;
+    assert_no_secret_logged(&["kitesecretalice2", &alice, &bob]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox: brokerd with both simulators in this process
+
+/// The sandbox's demo credentials (what `brokerd --sandbox` prints).
+const ANGEL_DEMO: [(&str, &str); 4] = [
+    ("#ao-api-key", "SIMKEY1"),
+    ("#ao-client-code", "S1234"),
+    ("#ao-mpin", "1234"),
+    ("#ao-totp-secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+];
+const KITE_DEMO: [(&str, &str); 2] = [("#z-api-key", "simkey"), ("#z-api-secret", "simsecret")];
+/// Every JWT starts with this (base64url of `{"`): no token may be left anywhere.
+const ANY_JWT: &str = "eyJ";
+
+/// `brokerd --sandbox` on a free loopback port, its demo slot far away; answers its base URL.
+async fn spawn_sandbox() -> (String, tempfile::TempDir) {
+    common::logs();
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = brokerd::Config {
+        listen: ([127, 0, 0, 1], port).into(),
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let options = brokerd::sandbox::SandboxOptions {
+        demo_slot_in: Duration::from_secs(3600),
+        exit_after_demo: false,
+    };
+    // The sandbox's future is not `Send` for every lifetime, so it runs on a runtime of its own.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = runtime.block_on(brokerd::sandbox::run(config, options));
+        eprintln!("the sandbox stopped: {outcome:?}");
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        // Ready once the demo tenants are onboarded: alice has her account.
+        if let Some(token) = sandbox_token(&client, &base, "alice").await
+            && !accounts_of(&base, &token).await.is_empty()
+        {
+            return (base, dir);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sandbox did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn sandbox_token(client: &reqwest::Client, base: &str, user: &str) -> Option<String> {
+    let answer = client
+        .post(format!("{base}/v1/sandbox/token"))
+        .json(&json!({"user": user}))
+        .send()
+        .await
+        .ok()?;
+    let body: Value = answer.json().await.ok()?;
+    body["token"].as_str().map(str::to_owned)
+}
+
+impl Browser {
+    async fn sign_in_as_new_demo_user(&self, name: &str) {
+        browser_wait_sandbox(self).await;
+        self.fill("#demo-user", name).await;
+        self.click("#demo-user-form button[type=submit]").await;
+        self.wait_for("#signed-in:not([hidden])").await;
+    }
+}
+
+async fn browser_wait_sandbox(browser: &Browser) {
+    browser.wait_for("#sandbox-sign-in:not([hidden])").await;
+}
+
+#[tokio::test]
+async fn a_new_angel_one_user_registers_fixes_the_ip_verifies_and_sees_the_run() {
+    let _one = ONE_BROWSER.lock().await;
+    let (base, _dir) = spawn_sandbox().await;
+    let Some(mut browser) = Browser::open("angel-one", &base).await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let alice = sandbox_token(&client, &base, "alice").await.unwrap();
+    let alices: Vec<String> = accounts_of(&base, &alice)
+        .await
+        .iter()
+        .map(|account| account["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    browser.goto("/").await;
+    browser_wait_sandbox(&browser).await;
+    browser.shot("sandbox-sign-in").await;
+    browser.sign_in_as_new_demo_user("dana").await;
+
+    // The IP to register, in large type, before anything is entered.
+    let ip = browser.wait_text("#egress-ip", ".").await;
+    assert!(
+        ip.parse::<std::net::IpAddr>().is_ok(),
+        "egress IP shown: {ip:?}"
+    );
+    browser
+        .wait_text("#egress-instructions", "smartapi.angelbroking.com")
+        .await;
+    assert_eq!(browser.count("#account-list > li").await, 0);
+    let html = browser.script("return document.body.innerHTML;").await;
+    for id in &alices {
+        assert!(
+            !html.as_str().unwrap().contains(id.as_str()),
+            "alice's account shows"
+        );
+    }
+    browser.shot("connect-angel-one").await;
+
+    for (field, value) in ANGEL_DEMO {
+        browser.fill(field, value).await;
+    }
+    browser.shot("angel-one-form-filled").await;
+    browser.click("#angel-one-form button[type=submit]").await;
+    let refused = browser
+        .wait_text("#connect-result", "The broker refused this IP")
+        .await;
+    assert!(refused.contains(&ip), "the refusal shows the IP: {refused}");
+    assert!(
+        refused.contains("My APIs"),
+        "and where to register it: {refused}"
+    );
+    browser
+        .assert_nothing_leaked(&["SIMKEY1", "GEZDGNBVGY3TQOJQ", ANY_JWT])
+        .await;
+    browser.shot("ip-not-whitelisted").await;
+
+    // What the user does in SmartAPI's dashboard, done at the simulator.
+    browser
+        .click("#connect-result button[data-action='whitelist']")
+        .await;
+    browser
+        .wait_text("#connect-result", "IP registered at the simulator")
+        .await;
+    browser
+        .click("#connect-result button[data-action='verify']")
+        .await;
+    browser.wait_text("#connect-result", "Connected").await;
+    let card = browser.wait_text("#account-list", "Connected").await;
+    assert!(card.contains(&ip), "the card shows the IP: {card}");
+    assert!(!card.contains("S1234"), "the client code is masked: {card}");
+    browser.shot("verified").await;
+
+    browser
+        .wait_for("input[data-action='auto-execute']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_text("#account-list .result", "Auto-execute is on")
+        .await;
+    browser.shot("auto-execute-on").await;
+
+    browser.click("#run-demo-slot").await;
+    browser
+        .wait_text("#run-list", "Placed with the broker")
+        .await;
+    let runs = browser.text("#run-list").await;
+    assert!(runs.contains("BUY 1 SBIN-EQ"), "runs: {runs}");
+    browser.shot("run").await;
+    browser
+        .assert_nothing_leaked(&["SIMKEY1", "GEZDGNBVGY3TQOJQ", ANY_JWT])
+        .await;
+    browser.close().await;
+    assert_no_secret_logged(&["SIMKEY1", ANY_JWT]);
+}
+
+#[tokio::test]
+async fn a_new_zerodha_user_logs_in_through_the_kite_login_page_and_is_connected() {
+    let _one = ONE_BROWSER.lock().await;
+    let (base, _dir) = spawn_sandbox().await;
+    let Some(mut browser) = Browser::open("zerodha", &base).await else {
+        return;
+    };
+    browser.goto("/").await;
+    browser.sign_in_as_new_demo_user("erin").await;
+    browser.click("input[name='broker'][value='zerodha']").await;
+    browser
+        .wait_text("#egress-instructions", "developers.kite.trade")
+        .await;
+    browser
+        .wait_text("#redirect-url", "/v1/zerodha/callback")
+        .await;
+    browser.shot("connect-zerodha").await;
+    for (field, value) in KITE_DEMO {
+        browser.fill(field, value).await;
+    }
+    browser.click("#zerodha-form button[type=submit]").await;
+    browser
+        .wait_text("#connect-result", "now log in with Kite")
+        .await;
+    browser.assert_nothing_leaked(&["simsecret", ANY_JWT]).await;
+    browser.shot("zerodha-saved").await;
+
+    // The IP whitelist of the Kite app, done at the simulator, then the login.
+    browser
+        .click("#account-list button[data-action='whitelist']")
+        .await;
+    browser
+        .wait_text("#account-list .result", "IP registered at the simulator")
+        .await;
+    browser
+        .click("#connect-result a[data-action='kite-login']")
+        .await;
+
+    // Kite's login page sends the browser to brokerd's callback, which sends it to the page.
+    browser.wait_text("#kite-pending", "Sign in again").await;
+    browser.assert_nothing_leaked(&["simsecret", ANY_JWT]).await;
+    browser.shot("back-from-kite").await;
+    browser.fill("#demo-user", "erin").await;
+    browser.click("#demo-user-form button[type=submit]").await;
+    browser
+        .wait_text("#kite-result", "Zerodha account connected")
+        .await;
+    browser.wait_text("#account-list", "Connected").await;
+    browser.shot("zerodha-connected").await;
+    browser.assert_nothing_leaked(&["simsecret", ANY_JWT]).await;
+
+    // Another user sees none of erin's accounts.
+    browser.click("#sign-out").await;
+    browser.click("button[data-user='alice']").await;
+    browser.wait_text("#account-list", "Angel One").await;
+    let alices = browser.text("#account-list").await;
+    assert!(
+        !alices.contains("Zerodha"),
+        "alice sees erin's account: {alices}"
+    );
+    browser.shot("another-user").await;
+    browser.close().await;
+    assert_no_secret_logged(&["simsecret", ANY_JWT]);
 }

@@ -27,6 +27,38 @@ pub(crate) fn status_name(status: &OrderStatus) -> String {
     }
 }
 
+/// A placed execution moved by the broker's latest order status (a status refresh, a Kite
+/// postback): `rejected` after acceptance, else still placed with the status noted. `None`
+/// when it is not a placed execution or the status is the one already recorded.
+pub fn with_order_status(execution: &Execution, status: &OrderStatus) -> Option<Execution> {
+    if execution.state != ExecutionState::Placed {
+        return None;
+    }
+    let name = status_name(status);
+    if execution.broker_status.as_deref() == Some(name.as_str()) {
+        return None;
+    }
+    let mut refreshed = execution.clone();
+    refreshed.broker_status = Some(name);
+    Some(match status {
+        OrderStatus::Rejected { reason } => {
+            refreshed.reconciliation = Some(Reconciliation::RejectedAfterAcceptance);
+            refreshed.moved_to(
+                ExecutionState::Rejected,
+                Some("rejected_after_acceptance".into()),
+                Some(reason.clone()),
+            )
+        }
+        _ => {
+            if refreshed.reconciliation.is_none() {
+                refreshed.reconciliation = Some(Reconciliation::StatusRefreshed);
+            }
+            let (reason, detail) = (refreshed.reason.clone(), refreshed.detail.clone());
+            refreshed.moved_to(ExecutionState::Placed, reason, detail)
+        }
+    })
+}
+
 /// The execution once an order carrying its tag was found in the book.
 fn found(mut execution: Execution, order: &Order) -> Execution {
     execution.order_id = Some(order.order_id.clone());
@@ -174,28 +206,8 @@ pub async fn refresh_status(
             return Ok(execution);
         }
     };
-    let status = status_name(&history.current.status);
-    if execution.broker_status.as_deref() == Some(status.as_str()) {
+    let Some(refreshed) = with_order_status(&execution, &history.current.status) else {
         return Ok(execution);
-    }
-    let mut refreshed = execution;
-    refreshed.broker_status = Some(status);
-    refreshed = match &history.current.status {
-        OrderStatus::Rejected { reason } => {
-            refreshed.reconciliation = Some(Reconciliation::RejectedAfterAcceptance);
-            refreshed.moved_to(
-                ExecutionState::Rejected,
-                Some("rejected_after_acceptance".into()),
-                Some(reason.clone()),
-            )
-        }
-        _ => {
-            if refreshed.reconciliation.is_none() {
-                refreshed.reconciliation = Some(Reconciliation::StatusRefreshed);
-            }
-            let (reason, detail) = (refreshed.reason.clone(), refreshed.detail.clone());
-            refreshed.moved_to(ExecutionState::Placed, reason, detail)
-        }
     };
     journal.record(&refreshed).await?;
     Ok(refreshed)

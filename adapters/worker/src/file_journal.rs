@@ -209,6 +209,13 @@ impl Journal for FileJournal {
             .insert(execution.intent_id.clone(), execution.clone());
         Ok(())
     }
+
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<Run>, JournalError> {
+        let mut runs: Vec<Run> = self.lock().runs.values().cloned().collect();
+        runs.sort_by_key(|run| std::cmp::Reverse((run.trading_date, run.slot)));
+        runs.truncate(limit);
+        Ok(runs)
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +251,16 @@ mod tests {
             .unwrap();
         assert_ne!(other.id, run.id);
         assert!(reopened.executions(&other).await.unwrap().is_empty());
+        let tomorrow = reopened
+            .open_run(date().succ_opt().unwrap(), Slot::at(9, 20).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            reopened.recent_runs(10).await.unwrap(),
+            vec![tomorrow.clone(), run, other],
+            "newest date first, then the later slot"
+        );
+        assert_eq!(reopened.recent_runs(1).await.unwrap(), vec![tomorrow]);
     }
 
     #[tokio::test]

@@ -266,4 +266,11 @@ pub trait Journal: Send + Sync {
     /// # Errors
     /// [`JournalError`].
     async fn record(&self, execution: &Execution) -> Result<(), JournalError>;
+
+    /// The latest runs, newest first (by trading date, then slot), at most `limit`: what a
+    /// reader of the journal (the server's run history) lists.
+    ///
+    /// # Errors
+    /// [`JournalError`].
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<Run>, JournalError>;
 }

@@ -24,7 +24,7 @@ pub use config::{
     ConfigError, KITE_STATE_KEY_ENV_VAR, StoreConfig, WEBHOOK_SECRET_ENV_VAR, WorkerConfig,
 };
 pub use connector::{ConnectorAccounts, problem_of};
-pub use execute::{place_exactly_once, reconcile, refresh_status};
+pub use execute::{place_exactly_once, reconcile, refresh_status, with_order_status};
 pub use file_journal::FileJournal;
 pub use intent::{
     FileIntents, FnIntents, IntentError, IntentFn, IntentSource, MAX_INTENT_ID_LEN, OrderIntent,

@@ -246,6 +246,19 @@ impl Journal for PostgresJournal {
             .collect()
     }
 
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<Run>, JournalError> {
+        sqlx::query(
+            "SELECT id, trading_date, slot, created_at FROM execution_runs
+             ORDER BY trading_date DESC, slot DESC LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+    }
+
     async fn record(&self, execution: &Execution) -> Result<(), JournalError> {
         let (done, written) = oneshot::channel();
         self.writer

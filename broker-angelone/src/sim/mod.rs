@@ -438,6 +438,12 @@ impl Simulator {
         self.state.logins(client_code)
     }
 
+    /// Registers `ip` as one more static IP of the account with `client_code`, as its holder
+    /// would in the SmartAPI dashboard; `false` when no account has that client code.
+    pub fn register_ip(&self, client_code: &str, ip: IpAddr) -> bool {
+        self.state.register_ip(client_code, ip)
+    }
+
     /// Makes every session issued so far (tokens and refresh tokens) expire now.
     pub fn expire_sessions(&self) {
         self.state.expire_sessions();

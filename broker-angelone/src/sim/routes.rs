@@ -277,7 +277,7 @@ impl Request<'_> {
         }
         // The real check: the TCP peer, whatever X-ClientPublicIP claims.
         if self.endpoint.call_kind().changes_orders()
-            && !self.account.registered_ips.contains(&self.peer_ip)
+            && !self.state.is_registered(self.account, self.peer_ip)
         {
             return gateway_error(StatusCode::FORBIDDEN, "AG7002", UNREGISTERED_IP);
         }

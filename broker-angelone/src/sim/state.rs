@@ -7,6 +7,7 @@
 //! the JWT and its refresh token.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use broker_core::sim::{FaultQueue, SimRateLimits};
@@ -50,6 +51,8 @@ pub(crate) type Issued = (String, String, String);
 /// Everything the simulator knows.
 pub(crate) struct SimState {
     accounts: Vec<SimAccount>,
+    /// Static IPs registered while running (client code, address), as in the dashboard.
+    registered_later: Mutex<Vec<(String, IpAddr)>>,
     sessions: Mutex<Sessions>,
     requests: Mutex<Vec<SimRequest>>,
     /// Added to the configured clock (moved from the admin routes).
@@ -92,6 +95,7 @@ impl SimState {
     pub(crate) fn new(parts: Parts) -> Self {
         Self {
             accounts: parts.accounts,
+            registered_later: Mutex::new(Vec::new()),
             sessions: Mutex::new(Sessions::default()),
             requests: Mutex::new(Vec::new()),
             offset: Mutex::new(Duration::zero()),
@@ -108,6 +112,26 @@ impl SimState {
 
     pub(crate) fn accounts(&self) -> &[SimAccount] {
         &self.accounts
+    }
+
+    /// Registers one more static IP for the account with this client code.
+    pub(crate) fn register_ip(&self, client_code: &str, ip: IpAddr) -> bool {
+        let known = self
+            .accounts
+            .iter()
+            .any(|account| account.client_code == client_code);
+        if known {
+            lock(&self.registered_later).push((client_code.to_owned(), ip));
+        }
+        known
+    }
+
+    /// Whether `ip` is registered for `account` (at start or since).
+    pub(crate) fn is_registered(&self, account: &SimAccount, ip: IpAddr) -> bool {
+        account.registered_ips.contains(&ip)
+            || lock(&self.registered_later)
+                .iter()
+                .any(|(code, registered)| *code == account.client_code && *registered == ip)
     }
 
     /// The simulator's time: its clock, moved by the admin routes.

@@ -353,6 +353,12 @@ impl Simulator {
         self.server.url()
     }
 
+    /// Whitelists `ip` for the app with `api_key`, as its developer would in the Kite
+    /// developer console; `false` when no app has that key.
+    pub fn allow_ip(&self, api_key: &str, ip: IpAddr) -> bool {
+        self.state.allow_ip(api_key, ip)
+    }
+
     /// The login page stand-in.
     pub fn login_page(&self) -> String {
         format!("{}/connect/login", self.url())

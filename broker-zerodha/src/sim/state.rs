@@ -37,6 +37,8 @@ struct Sessions {
 /// Shared state behind every handler.
 pub(super) struct SimState {
     pub(super) accounts: Vec<SimAccount>,
+    /// IPs whitelisted while running (account, address), as in the developer console.
+    allowed_later: Mutex<Vec<(AccountId, IpAddr)>>,
     pub(super) clock: SimClock,
     pub(super) faults: FaultQueue<Endpoint>,
     pub(super) limits: SimRateLimits,
@@ -71,6 +73,7 @@ impl SimState {
         let book = Book::new(market, &config.accounts);
         Self {
             accounts: config.accounts,
+            allowed_later: Mutex::new(Vec::new()),
             clock: SimClock::new(config.clock),
             faults: FaultQueue::default(),
             limits: SimRateLimits::new(config.quotas),
@@ -98,6 +101,15 @@ impl SimState {
 
     pub(super) fn account(&self, id: AccountId) -> &SimAccount {
         &self.accounts[id]
+    }
+
+    /// Whitelists `ip` for the app with `api_key`; `false` when no app has that key.
+    pub(super) fn allow_ip(&self, api_key: &str, ip: IpAddr) -> bool {
+        let Some(account) = self.account_by_key(api_key) else {
+            return false;
+        };
+        lock(&self.allowed_later).push((account, ip));
+        true
     }
 
     pub(super) fn account_by_key(&self, api_key: &str) -> Option<AccountId> {
@@ -277,7 +289,8 @@ impl SimState {
 
     /// Refuses order requests from peers the account has not whitelisted.
     pub(super) fn check_peer(&self, account: AccountId, peer: IpAddr) -> Result<(), KiteError> {
-        if self.account(account).allowed_ips.contains(&peer) {
+        let allowed_later = lock(&self.allowed_later).contains(&(account, peer));
+        if allowed_later || self.account(account).allowed_ips.contains(&peer) {
             return Ok(());
         }
         Err(KiteError::new(

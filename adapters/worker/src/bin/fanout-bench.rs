@@ -116,6 +116,9 @@ impl Journal for Timed {
     async fn executions(&self, run: &Run) -> Result<Vec<Execution>, JournalError> {
         self.inner.executions(run).await
     }
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<Run>, JournalError> {
+        self.inner.recent_runs(limit).await
+    }
     async fn record(&self, execution: &Execution) -> Result<(), JournalError> {
         self.inner.record(execution).await?;
         if execution.state == ExecutionState::Placed {
