@@ -4,7 +4,6 @@
 //! missing one does.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -450,18 +449,31 @@ fn created(body: OnboardingBody) -> Response {
 pub async fn list_accounts(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-) -> Result<Json<Arc<[AccountView]>>, ApiError> {
+) -> Result<Response, ApiError> {
     let ticket = match state.accounts_cache.get(user) {
-        Ok(views) => return Ok(Json(views)),
+        Ok(body) => return Ok(json_response(body)),
         Err(ticket) => ticket,
     };
     let mut views = Vec::new();
     for account in state.store.accounts(user).await? {
         views.push(AccountView::of(state.store.as_ref(), account).await?);
     }
-    let views: Arc<[AccountView]> = Arc::from(views);
-    state.accounts_cache.put(user, ticket, Arc::clone(&views));
-    Ok(Json(views))
+    let body = axum::body::Bytes::from(
+        serde_json::to_vec(&views).map_err(|error| ApiError::internal("encode", &error))?,
+    );
+    state.accounts_cache.put(user, ticket, body.clone());
+    Ok(json_response(body))
+}
+
+fn json_response(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// One of the caller's accounts.

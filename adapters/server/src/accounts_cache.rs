@@ -1,17 +1,17 @@
-//! A short-lived per-user cache of `GET /v1/accounts` answers.
+//! A short-lived per-user cache of `GET /v1/accounts` answers, kept as the serialized JSON.
 //!
-//! Listing decrypts each account's credentials (for the masked client code), which is the
-//! expensive part of the hottest read. Every write through the API clears the user's entry at
+//! Listing decrypts each account's credentials (for the masked client code) and serializes
+//! them, the expensive parts of the hottest read. Every write through the API clears the user's entry at
 //! once; changes made elsewhere (the scheduler marking an account `needs_login`, another
 //! process) show after at most the configured lifetime.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use vault::UserId;
 
-use crate::accounts::AccountView;
+use axum::body::Bytes;
 
 /// Cached account lists by user.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ struct Entry {
     /// Which generation of the user's entry this is: a list computed before a write must not
     /// be stored after it.
     generation: u64,
-    views: Option<Arc<[AccountView]>>,
+    body: Option<Bytes>,
 }
 
 /// A ticket to store a freshly computed list, unless a write happened meanwhile.
@@ -46,11 +46,11 @@ impl AccountsCache {
     ///
     /// # Errors
     /// The [`Ticket`] when nothing fresh is cached.
-    pub fn get(&self, user: UserId) -> Result<Arc<[AccountView]>, Ticket> {
+    pub fn get(&self, user: UserId) -> Result<Bytes, Ticket> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         match entries.get(&user) {
-            Some(entry) => match &entry.views {
-                Some(views) if entry.at.elapsed() < self.lifetime => Ok(Arc::clone(views)),
+            Some(entry) => match &entry.body {
+                Some(body) if entry.at.elapsed() < self.lifetime => Ok(body.clone()),
                 _ => Err(Ticket(entry.generation)),
             },
             None => Err(Ticket(0)),
@@ -58,7 +58,7 @@ impl AccountsCache {
     }
 
     /// Stores the list computed under `ticket`, unless the user's accounts changed since.
-    pub fn put(&self, user: UserId, ticket: Ticket, views: Arc<[AccountView]>) {
+    pub fn put(&self, user: UserId, ticket: Ticket, body: Bytes) {
         if self.lifetime.is_zero() {
             return;
         }
@@ -66,11 +66,11 @@ impl AccountsCache {
         let entry = entries.entry(user).or_insert(Entry {
             at: Instant::now(),
             generation: 0,
-            views: None,
+            body: None,
         });
         if entry.generation == ticket.0 {
             entry.at = Instant::now();
-            entry.views = Some(views);
+            entry.body = Some(body);
         }
     }
 
@@ -80,10 +80,10 @@ impl AccountsCache {
         let entry = entries.entry(user).or_insert(Entry {
             at: Instant::now(),
             generation: 0,
-            views: None,
+            body: None,
         });
         entry.generation += 1;
-        entry.views = None;
+        entry.body = None;
     }
 }
 
@@ -97,10 +97,10 @@ mod tests {
         let user = UserId::new_random();
         let ticket = cache.get(user).unwrap_err();
         cache.invalidate(user);
-        cache.put(user, ticket, Arc::from(Vec::new()));
+        cache.put(user, ticket, Bytes::from_static(b"[]"));
         assert!(cache.get(user).is_err(), "computed before the write");
         let ticket = cache.get(user).unwrap_err();
-        cache.put(user, ticket, Arc::from(Vec::new()));
+        cache.put(user, ticket, Bytes::from_static(b"[]"));
         assert!(cache.get(user).is_ok());
         cache.invalidate(user);
         assert!(cache.get(user).is_err());
@@ -111,7 +111,7 @@ mod tests {
         let cache = AccountsCache::new(Duration::ZERO);
         let user = UserId::new_random();
         let ticket = cache.get(user).unwrap_err();
-        cache.put(user, ticket, Arc::from(Vec::new()));
+        cache.put(user, ticket, Bytes::from_static(b"[]"));
         assert!(cache.get(user).is_err());
     }
 }

@@ -444,3 +444,49 @@ async fn runs_show_only_the_callers_orders_and_postbacks_are_checked_and_recorde
     assert_eq!(status, 404);
     assert_no_secret_logged(&[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_reach_a_broker_are_rate_limited_per_user() {
+    let app = App::start_with(
+        Backing::File,
+        Box::new(|config| config.limits.verify_per_minute = 2),
+    )
+    .await
+    .unwrap();
+    let (alice, bob) = (token(UserId::new_random()), token(UserId::new_random()));
+    for _ in 0..2 {
+        let (status, _) = app
+            .call(
+                "POST",
+                "/v1/accounts?verify=false",
+                Some(&alice),
+                Some(kite_body()),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let refused = app
+        .http
+        .post(format!("{}/v1/accounts?verify=false", app.base))
+        .bearer_auth(&alice)
+        .json(&kite_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let (status, _) = app
+        .call(
+            "POST",
+            "/v1/accounts?verify=false",
+            Some(&bob),
+            Some(kite_body()),
+        )
+        .await;
+    assert_eq!(status, 201, "bob has his own allowance");
+}
