@@ -213,6 +213,9 @@ function showKiteReturn() {
   }
   kiteReturn = null;
   show($('kite-pending'), false);
+  const zerodha = document.querySelector('input[name="broker"][value="zerodha"]');
+  zerodha.checked = true;
+  onBrokerChange();
   focusResult(box);
 }
 
@@ -626,7 +629,7 @@ function accountCard(account) {
     el('dl', {},
       el('dt', {}, 'Client code'),
       el('dd', { class: 'mono' }, account.client_code
-        ?? (account.broker === 'zerodha' ? 'shown after the Kite login' : '—')),
+        ?? (account.broker === 'zerodha' && account.status !== 'active' ? 'shown after the Kite login' : '—')),
       el('dt', {}, 'Orders leave from'),
       el('dd', { class: 'mono' }, account.egress_ip ?? 'no IP assigned yet'),
       el('dt', {}, 'Added'),
