@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Throughput of GET /v1/accounts: brokerd (release, file store) with 100 accounts for the caller,
-# then `oha` with 100 connections for 10 s. Prints oha's summary (requests/s, latency
-# percentiles). Needs `oha` on PATH or in /var/tmp/oha/bin (cargo install oha --locked --root
-# /var/tmp/oha).
+# then `wrk` (or `oha`) with 100 connections for 10 s. Prints the tool's summary (requests/s,
+# latency percentiles). Needs `wrk` (apt-get install wrk) or `oha` (cargo install oha --locked).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-OHA="$(command -v oha || echo /var/tmp/oha/bin/oha)"
-[ -x "$OHA" ] || { echo "oha not found: cargo install oha --locked --root /var/tmp/oha" >&2; exit 1; }
+command -v wrk >/dev/null || command -v oha >/dev/null \
+  || { echo "neither wrk nor oha is installed" >&2; exit 1; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p brokerd
-BIN="$CARGO_TARGET_DIR/release/brokerd"
+[ "${SKIP_BUILD:-}" = 1 ] || cargo build --release -p brokerd
+BIN="${BROKERD_BIN:-$CARGO_TARGET_DIR/release/brokerd}"
 
 WORK="$(mktemp -d)"
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -42,4 +41,8 @@ for i in $(seq 1 100); do
 done
 COUNT="$(curl -fs "$BASE/v1/accounts" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 echo "accounts for the caller: $COUNT"
-"$OHA" --no-tui -c 100 -z 10s -H "Authorization: Bearer $TOKEN" "$BASE/v1/accounts"
+if command -v wrk >/dev/null; then
+  wrk -t 2 -c 100 -d 10s --latency -H "Authorization: Bearer $TOKEN" "$BASE/v1/accounts"
+else
+  oha --no-tui -c 100 -z 10s -H "Authorization: Bearer $TOKEN" "$BASE/v1/accounts"
+fi
