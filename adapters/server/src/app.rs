@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::state::AppState;
-use crate::{accounts, egress, health, kite, runs, sandbox_api};
+use crate::{accounts, egress, health, kite, page, runs, sandbox_api};
 
 /// The document's fixed parts; paths are added by the router.
 #[derive(OpenApi)]
@@ -84,16 +84,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole application with its state.
 pub fn app(state: AppState, body_limit_bytes: usize) -> Router {
     let (api, _) = routes();
-    api.fallback(|| async {
-        ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "no_route",
-            "no such endpoint; see /v1/openapi.json",
-        )
-    })
-    .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-    .layer(DefaultBodyLimit::max(body_limit_bytes))
-    .with_state(state)
+    api.merge(page::routes())
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no_route",
+                "no such endpoint; see /v1/openapi.json",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .with_state(state)
 }
 
 /// Counts and logs each request by its route template: never the query string (the Kite

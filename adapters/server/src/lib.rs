@@ -11,6 +11,7 @@ pub mod health;
 pub mod json;
 pub mod kite;
 pub mod metrics;
+pub mod page;
 pub mod rate_limit;
 pub mod runs;
 pub mod sandbox;
