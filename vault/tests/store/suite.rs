@@ -44,6 +44,7 @@ macro_rules! store_behaviours {
             an_update_between_rotations_read_and_swap_is_kept,
             one_tampered_row_does_not_stop_rotation,
             legacy_ciphertexts_are_readable_then_migrated_to_v1,
+            rotation_and_migration_report_progress_per_batch,
             debug_output_never_shows_secrets,
             logs_never_contain_secrets,
             every_status_is_stored,
@@ -824,30 +825,99 @@ fn web_crypto_seal(key: &[u8; 32], plaintext: &str) -> String {
     STANDARD.encode([iv.as_slice(), &sealed].concat())
 }
 
-pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBackend + Clone>(
+/// Stores one Zerodha account per tag for `owner`, its key and secret sealed by the legacy
+/// platform under `legacy_key`, as the platform's table holds them.
+async fn insert_legacy_accounts<'a, B: RecordBackend>(
     vault: &Vault<B>,
-) {
-    let legacy_key = [0x5a; 32];
-    let owner = user();
+    legacy_key: &[u8; 32],
+    owner: UserId,
+    tags: &[&'a str],
+) -> Vec<(AccountId, &'a str)> {
     let mut ids = Vec::new();
-    for tag in ["L1", "L2", "L3"] {
+    for tag in tags {
         let mut secrets = SealedFields::new();
         secrets.insert(
             Field::ApiKey,
-            web_crypto_seal(&legacy_key, &format!("kiteKEY{tag}")),
+            web_crypto_seal(legacy_key, &format!("kiteKEY{tag}")),
         );
         secrets.insert(
             Field::ApiSecret,
-            web_crypto_seal(&legacy_key, &format!("kiteSECRET{tag}")),
+            web_crypto_seal(legacy_key, &format!("kiteSECRET{tag}")),
         );
         let account = BrokerAccount::new(owner, BrokerKind::Zerodha);
-        ids.push((account.id, tag));
+        ids.push((account.id, *tag));
         vault
             .backend()
             .insert_accounts(&[AccountRecord { account, secrets }])
             .await
             .unwrap();
     }
+    ids
+}
+
+fn legacy_decryptor(legacy_key: &[u8; 32]) -> LegacyDecryptor {
+    LegacyDecryptor::from_base64_key(
+        &STANDARD.encode(legacy_key).into(),
+        LegacyFormat::ConcatenatedBase64,
+    )
+    .unwrap()
+}
+
+/// The progress callbacks see the cumulative report after every batch, and the pending counts
+/// are the totals they reach.
+pub async fn rotation_and_migration_report_progress_per_batch<B: RecordBackend + Clone>(
+    vault: &Vault<B>,
+) {
+    // 5 account rows and 2 session rows (accounts 0 and 3).
+    populate(vault, 5).await;
+    let legacy_key = [0x6b; 32];
+    insert_legacy_accounts(vault, &legacy_key, user(), &["P1", "P2", "P3"]).await;
+    let pending = vault.pending_reencryption().await.unwrap();
+    assert_eq!((pending.older_keys, pending.legacy), (0, 3), "{pending:?}");
+
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let pending = vault.pending_reencryption().await.unwrap();
+    assert_eq!((pending.older_keys, pending.legacy), (7, 3), "{pending:?}");
+
+    let mut seen = Vec::new();
+    let report = vault
+        .rotate_with_progress(2, |so_far| seen.push((so_far.rows, so_far.fields)))
+        .await
+        .unwrap();
+    // Accounts in batches of 2, 2 and 1, then both sessions in one batch; account order is by
+    // (random) id, so only the totals of fields are known: 3 Angel One x 5, 2 Zerodha x 2,
+    // 2 sessions x 3.
+    let rows: Vec<u64> = seen.iter().map(|(rows, _)| *rows).collect();
+    assert_eq!(rows, [2, 4, 5, 7], "{seen:?}");
+    assert!(
+        seen.windows(2).all(|pair| pair[0].1 < pair[1].1),
+        "{seen:?}"
+    );
+    assert_eq!(report.fields, 3 * 5 + 2 * 2 + 2 * 3);
+    assert_eq!(seen.last().copied(), Some((report.rows, report.fields)));
+    assert_eq!(report.rows, pending.older_keys);
+    assert_eq!(vault.pending_reencryption().await.unwrap().older_keys, 0);
+
+    let migrating = Vault::new(vault.backend().clone(), (*vault.keyring()).clone())
+        .with_legacy(legacy_decryptor(&legacy_key));
+    let mut rows_seen = Vec::new();
+    let report = migrating
+        .migrate_legacy_with_progress(2, |so_far| rows_seen.push(so_far.rows))
+        .await
+        .unwrap();
+    assert_eq!(rows_seen, [2, 3]);
+    assert_eq!((report.rows, report.fields), (3, 6));
+    assert_eq!(vault.pending_reencryption().await.unwrap().legacy, 0);
+}
+
+pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBackend + Clone>(
+    vault: &Vault<B>,
+) {
+    let legacy_key = [0x5a; 32];
+    let owner = user();
+    let ids = insert_legacy_accounts(vault, &legacy_key, owner, &["L1", "L2", "L3"]).await;
     let v1_account = vault
         .create_account(owner, &zerodha("V1"))
         .await
@@ -860,13 +930,8 @@ pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBacken
         StoreError::Decrypt { .. }
     ));
 
-    let legacy = LegacyDecryptor::from_base64_key(
-        &STANDARD.encode(legacy_key).into(),
-        LegacyFormat::ConcatenatedBase64,
-    )
-    .unwrap();
-    let migrating =
-        Vault::new(vault.backend().clone(), (*vault.keyring()).clone()).with_legacy(legacy);
+    let migrating = Vault::new(vault.backend().clone(), (*vault.keyring()).clone())
+        .with_legacy(legacy_decryptor(&legacy_key));
     for (id, tag) in &ids {
         let opened = migrating.credentials(owner, *id).await.unwrap();
         assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
