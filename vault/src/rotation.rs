@@ -92,7 +92,8 @@ impl<B: RecordBackend> Vault<B> {
         Ok(())
     }
 
-    /// Re-seals every v1 ciphertext not under the primary key, `batch_size` rows at a time.
+    /// Re-seals every envelope that is not a v2 envelope under the primary key (older keys,
+    /// and v1 envelopes, which do not bind the owner), `batch_size` rows at a time.
     /// Resumable: an interrupted pass leaves finished rows under the primary key, and the next
     /// call only reads rows still stale. Each row is replaced by compare-and-swap, so a
     /// concurrent update is never overwritten.
@@ -123,7 +124,7 @@ impl<B: RecordBackend> Vault<B> {
             .await
     }
 
-    /// Re-seals every legacy Web Crypto ciphertext as a v1 envelope under the primary key,
+    /// Re-seals every legacy Web Crypto ciphertext as a v2 envelope under the primary key,
     /// with the same batching, resumability and compare-and-swap as [`Vault::rotate`].
     ///
     /// Rows that do not open are skipped and counted as for [`Vault::rotate`].
@@ -283,6 +284,7 @@ impl<B: RecordBackend> Vault<B> {
             }
             let place = Place {
                 account: row.account_id,
+                user: row.user_id,
                 broker: row.broker,
                 field,
             };
