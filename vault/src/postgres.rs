@@ -1,7 +1,7 @@
 //! The Postgres backend: tables `broker_accounts` and `broker_sessions` (see
 //! `migrations/`), runtime-checked queries, every per-account query scoped by user id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use async_trait::async_trait;
@@ -488,6 +488,29 @@ impl RecordBackend for PostgresBackend {
             *counts.entry(key_id).or_insert(0) += u64::try_from(ciphertexts).unwrap_or_default();
         }
         Ok(counts)
+    }
+
+    async fn record_legacy_placements(&self, digests: &[String]) -> Result<u64, StoreError> {
+        let recorded = sqlx::query(
+            "INSERT INTO legacy_placements (digest) SELECT unnest($1::text[]) \
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digests)
+        .execute(&self.pool)
+        .await?;
+        Ok(recorded.rows_affected())
+    }
+
+    async fn recorded_legacy_placements(
+        &self,
+        digests: &[String],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let recorded: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM legacy_placements WHERE digest = ANY($1)")
+                .bind(digests)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(recorded.into_iter().collect())
     }
 
     async fn claim(
