@@ -122,7 +122,7 @@ pub trait RecordBackend: Send + Sync {
     /// [`StoreError`] when the read fails.
     async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError>;
 
-    /// Records legacy placement digests ([`crate::legacy::placement_digest`]); already
+    /// Records legacy placement digests (see [`crate::Vault::record_legacy_placements`]); already
     /// recorded ones are kept. Returns how many were new.
     ///
     /// # Errors

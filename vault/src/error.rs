@@ -129,6 +129,12 @@ pub enum StoreError {
     /// A database operation failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An existing `broker_accounts` table is not one the vault can adopt; nothing was changed.
+    #[error("the existing broker_accounts table cannot be adopted: {detail}")]
+    UnadoptableTable {
+        /// What is wrong.
+        detail: String,
+    },
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

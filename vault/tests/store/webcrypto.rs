@@ -16,15 +16,16 @@ use crate::fixtures::{exposed, file_fixture, zerodha};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webcrypto/encrypt.mjs");
 
+/// One plaintext sealed by Node in each layout the legacy platform used.
 #[derive(serde::Deserialize)]
-struct Layouts {
-    concatenated_base64: String,
-    colon_hex: String,
-    colon_base64: String,
+pub struct Layouts {
+    pub concatenated_base64: String,
+    pub colon_hex: String,
+    pub colon_base64: String,
 }
 
 /// Runs the Node script, or `None` (with the reason printed) when `node` is missing outside CI.
-fn node_encrypt(key: &[u8], plaintexts: &[&str]) -> Option<Vec<Layouts>> {
+pub fn node_encrypt(key: &[u8], plaintexts: &[&str]) -> Option<Vec<Layouts>> {
     let spawned = Command::new("node")
         .arg(SCRIPT)
         .stdin(Stdio::piped())
