@@ -146,15 +146,6 @@ pub enum StoreError {
         /// How many ciphertexts use it.
         references: u64,
     },
-    /// Stored ciphertexts are sealed under keys the keyring does not hold.
-    #[error(
-        "stored ciphertexts are sealed under key(s) {} missing from the keyring: add them back (older keys stay until rotate has run and remove_key accepts them)",
-        missing.join(", ")
-    )]
-    KeysMissing {
-        /// The missing key ids.
-        missing: Vec<String>,
-    },
     /// A keyring change was refused.
     #[error(transparent)]
     Keyring(#[from] KeyringError),

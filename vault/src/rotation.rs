@@ -8,7 +8,7 @@ use crate::backend::RecordBackend;
 use crate::envelope::{Field, Place};
 use crate::error::StoreError;
 use crate::keyring::{KeyId, KeyMaterial, Keyring};
-use crate::legacy::{ciphertext_digest, placement_digest};
+use crate::legacy::{LegacyOpenError, ciphertext_digest, placement_digest};
 use crate::record::{SealedFields, SealedRow, Staleness, Table};
 use crate::vault::Vault;
 
@@ -30,6 +30,10 @@ pub struct ReencryptReport {
     /// sealed under a lost key); each is logged with its account id. They keep their key in
     /// use, so [`Vault::remove_key`] still refuses until they are repaired or deleted.
     pub unreadable: u64,
+    /// Of the [`ReencryptReport::unreadable`] rows of a legacy migration, those whose legacy
+    /// ciphertext is not in the configured layout (a format problem). The others have the
+    /// layout but do not authenticate: when that is every row, the legacy key is wrong.
+    pub malformed: u64,
     /// Rows left as they were because a legacy ciphertext in them is not where the legacy
     /// table held it when it was adopted (copied from another row or column): refused, never
     /// re-sealed as this row's. Each is logged with its account id.
@@ -262,6 +266,7 @@ impl<B: RecordBackend> Vault<B> {
             let mut lost_races = 0;
             let mut unreadable = 0;
             let mut misplaced = 0;
+            let mut malformed = 0;
             for table in [Table::Accounts, Table::Sessions] {
                 let mut after = None;
                 loop {
@@ -287,7 +292,20 @@ impl<B: RecordBackend> Vault<B> {
                             Err(error @ StoreError::Decrypt { .. })
                                 if target == Target::OlderKeys || self.legacy.is_some() =>
                             {
-                                tracing::warn!(%error, "re-encryption skipped an unreadable row");
+                                match self.legacy_problem(row) {
+                                    Some(problem) => {
+                                        tracing::warn!(%error, %problem, "legacy migration skipped an unreadable row")
+                                    }
+                                    None => {
+                                        tracing::warn!(%error, "re-encryption skipped an unreadable row")
+                                    }
+                                }
+                                if matches!(
+                                    self.legacy_problem(row),
+                                    Some(LegacyOpenError::Malformed(_))
+                                ) {
+                                    malformed += 1;
+                                }
                                 unreadable += 1;
                                 continue;
                             }
@@ -304,6 +322,7 @@ impl<B: RecordBackend> Vault<B> {
                     // A later pass meets the rows an earlier one found unreadable again.
                     report.unreadable = report.unreadable.max(unreadable);
                     report.misplaced = report.misplaced.max(misplaced);
+                    report.malformed = report.malformed.max(malformed);
                     on_batch(&ReencryptReport {
                         conflicts: report.conflicts + lost_races,
                         ..report
@@ -314,6 +333,7 @@ impl<B: RecordBackend> Vault<B> {
             // Every pass meets the same unreadable rows again: count them once.
             report.unreadable = unreadable;
             report.misplaced = misplaced;
+            report.malformed = malformed;
             if lost_races == 0 {
                 break;
             }
@@ -327,6 +347,15 @@ impl<B: RecordBackend> Vault<B> {
             "re-encryption pass done"
         );
         Ok(report)
+    }
+
+    /// Why the first legacy ciphertext of `row` that does not open fails, when one does.
+    fn legacy_problem(&self, row: &SealedRow) -> Option<LegacyOpenError> {
+        let legacy = self.legacy.as_ref()?;
+        row.fields
+            .iter()
+            .filter(|(_, text)| Staleness::Legacy.matches(text))
+            .find_map(|(_, text)| legacy.open_explained(text).err())
     }
 
     /// The row's ciphertexts with every stale one re-sealed under the primary key, and how many

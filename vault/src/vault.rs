@@ -1,6 +1,7 @@
 //! [`Vault`]: a [`CredentialStore`] that seals with a [`Keyring`] and keeps sealed records in
 //! any [`RecordBackend`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -17,10 +18,13 @@ use crate::backend::RecordBackend;
 use crate::claim::{Claim, ClaimOutcome};
 use crate::envelope::{DecryptError, Field, Place, is_envelope};
 use crate::error::StoreError;
-use crate::keyring::{Keyring, KeyringError};
+use crate::keyring::{KeyId, Keyring, KeyringError};
 use crate::legacy::LegacyDecryptor;
 use crate::record::{AccountChange, AccountRecord, SealedFields};
 use crate::store::CredentialStore;
+
+/// How [`Vault::ciphertexts_under_missing_keys`] names key ids that are not valid key ids.
+pub const MALFORMED_KEY_ID: &str = "<malformed key id>";
 
 /// Encrypted credential storage over a backend.
 pub struct Vault<B> {
@@ -41,23 +45,49 @@ impl<B: RecordBackend> Vault<B> {
     }
 
     /// A vault sealing with `keyring` into `backend`, after checking that the keyring holds
-    /// every key the stored ciphertexts were sealed under: dropping a key from the
-    /// configuration while rows still need it is refused here rather than found row by row.
+    /// every key the stored ciphertexts were sealed under. Ciphertexts under a key it lacks
+    /// (a key dropped from the configuration while rows still need it, or an envelope planted
+    /// with a made-up key id) do not stop it: each missing key id is logged as a warning with
+    /// its count, and those rows fail to open one by one. Ask
+    /// [`Vault::ciphertexts_under_missing_keys`] for the counts.
     ///
     /// # Errors
-    /// [`StoreError::KeysMissing`] naming the absent key ids, or a storage error.
+    /// A storage error.
     pub async fn open(backend: B, keyring: Keyring) -> Result<Self, StoreError> {
-        let missing: Vec<String> = backend
-            .ciphertexts_per_key()
-            .await?
-            .into_keys()
-            .filter(|key_id| keyring.key(key_id).is_none())
-            .collect();
-        if missing.is_empty() {
-            Ok(Self::new(backend, keyring))
-        } else {
-            Err(StoreError::KeysMissing { missing })
+        let vault = Self::new(backend, keyring);
+        for (key_id, ciphertexts) in vault.ciphertexts_under_missing_keys().await? {
+            tracing::warn!(
+                key_id,
+                ciphertexts,
+                "stored ciphertexts are sealed under a key missing from the keyring; they will \
+                 not open (add the key back if it was dropped by mistake)"
+            );
         }
+        Ok(vault)
+    }
+
+    /// How many stored ciphertexts each key id missing from the keyring has sealed (empty when
+    /// every ciphertext can open). Key ids that are not valid key ids (say planted ones with
+    /// odd characters) are counted together under [`MALFORMED_KEY_ID`], never echoed.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub async fn ciphertexts_under_missing_keys(
+        &self,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let keyring = self.keyring();
+        let mut missing = BTreeMap::new();
+        for (key_id, ciphertexts) in self.backend.ciphertexts_per_key().await? {
+            if keyring.key(&key_id).is_some() {
+                continue;
+            }
+            let named = match KeyId::new(key_id) {
+                Ok(id) => id.to_string(),
+                Err(_) => MALFORMED_KEY_ID.to_owned(),
+            };
+            *missing.entry(named).or_insert(0) += ciphertexts;
+        }
+        Ok(missing)
     }
 
     /// Also opens legacy Web Crypto ciphertexts (until [`Vault::migrate_legacy`] has run).

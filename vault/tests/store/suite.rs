@@ -38,7 +38,7 @@ macro_rules! store_behaviours {
             stored_rows_hold_only_v2_envelopes,
             ciphertexts_swapped_between_accounts_or_fields_are_rejected,
             a_wrong_key_is_rejected,
-            opening_with_a_keyring_that_lacks_a_used_key_is_refused,
+            opening_with_a_keyring_that_lacks_a_used_key_reports_it,
             rotation_with_concurrent_readers_and_writers_loses_nothing,
             an_interrupted_rotation_resumes_where_it_stopped,
             an_update_between_rotations_read_and_swap_is_kept,
@@ -448,34 +448,64 @@ async fn sealed_under<B: RecordBackend>(vault: &Vault<B>, key: &KeyId) -> u64 {
     counts.get(key.as_str()).copied().unwrap_or(0)
 }
 
-pub async fn opening_with_a_keyring_that_lacks_a_used_key_is_refused<B: RecordBackend + Clone>(
+/// Opening with a keyring that lacks a key the rows use, or over a row planted with a made-up
+/// key id, does not stop the vault: it opens, reports the counts, and only those rows fail.
+pub async fn opening_with_a_keyring_that_lacks_a_used_key_reports_it<B: RecordBackend + Clone>(
     vault: &Vault<B>,
 ) {
     let owner = user();
-    vault.create_account(owner, &zerodha("old")).await.unwrap();
+    let old = vault
+        .create_account(owner, &zerodha("old"))
+        .await
+        .unwrap()
+        .id;
     let kid1 = KeyMaterial::generate();
     vault.add_primary_key(key_id("kid1"), &kid1).unwrap();
-    vault.create_account(owner, &zerodha("new")).await.unwrap();
+    let new = vault
+        .create_account(owner, &zerodha("new"))
+        .await
+        .unwrap()
+        .id;
 
     let only_new = Keyring::new(key_id("kid1"), &kid1);
-    let error = Vault::open(vault.backend().clone(), only_new.clone())
+    let opened = Vault::open(vault.backend().clone(), only_new.clone())
         .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, StoreError::KeysMissing { missing } if missing == &["kid0".to_owned()]),
-        "{error}"
-    );
-    assert!(
-        Vault::open(vault.backend().clone(), (*vault.keyring()).clone())
-            .await
-            .is_ok()
-    );
+        .unwrap();
+    let missing = opened.ciphertexts_under_missing_keys().await.unwrap();
+    assert_eq!(missing, BTreeMap::from([("kid0".to_owned(), 2)]));
+    assert!(matches!(
+        opened.credentials(owner, old).await.unwrap_err(),
+        StoreError::Decrypt { .. }
+    ));
+    opened.credentials(owner, new).await.unwrap();
 
+    // A planted envelope with an unknown (even malformed) key id: counted, never echoed.
+    let planted = vault.create_account(user(), &zerodha("p")).await.unwrap();
+    let mut forged = SealedFields::new();
+    forged.insert(
+        Field::ApiKey,
+        "v2.planted.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+    );
+    forged.insert(Field::ApiSecret, "v2.bad\nid!.AAAA".into());
+    vault
+        .backend()
+        .update_account(planted.user_id, planted.id, &AccountChange::Secrets(forged))
+        .await
+        .unwrap();
     vault.rotate(100).await.unwrap();
     let reopened = Vault::open(vault.backend().clone(), only_new)
         .await
         .unwrap();
+    let missing = reopened.ciphertexts_under_missing_keys().await.unwrap();
+    assert_eq!(
+        missing,
+        BTreeMap::from([
+            ("planted".to_owned(), 1),
+            (vault::MALFORMED_KEY_ID.to_owned(), 1)
+        ])
+    );
     assert_eq!(reopened.accounts(owner).await.unwrap().len(), 2);
+    reopened.credentials(owner, old).await.unwrap();
 }
 
 /// Creates `count` accounts (half Angel One, half Zerodha, every third with a session) and
@@ -1159,6 +1189,27 @@ pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v2<B: RecordBacken
     for (id, tag) in &ids {
         let opened = migrating.credentials(owner, *id).await.unwrap();
         assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
+    }
+    // A failed dry run says whether the layout or the key is wrong.
+    for (decryptor, expected_malformed) in [
+        (
+            LegacyDecryptor::from_base64_key(
+                &STANDARD.encode(legacy_key).into(),
+                LegacyFormat::IvColonCiphertext,
+            )
+            .unwrap(),
+            3,
+        ),
+        (legacy_decryptor(&[0x01; 32]), 0),
+    ] {
+        let misconfigured =
+            Vault::new(vault.backend().clone(), (*vault.keyring()).clone()).with_legacy(decryptor);
+        let report = misconfigured.migrate_legacy_dry_run(2).await.unwrap();
+        assert_eq!(
+            (report.rows, report.unreadable, report.malformed),
+            (0, 3, expected_malformed),
+            "{report:?}"
+        );
     }
     let stored_before = vault.backend().ciphertexts_per_key().await.unwrap();
     let dry_run = migrating.migrate_legacy_dry_run(2).await.unwrap();
