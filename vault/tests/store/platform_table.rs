@@ -182,21 +182,30 @@ async fn the_platforms_table_is_adopted_in_place_and_its_web_crypto_values_re_se
     drop_schema(&admin, &schema).await;
 }
 
+/// Runs `sql` as the administrator, then returns the error the vault's first connection to
+/// `schema` gives.
+async fn adoption_refused_after(admin: &PgPool, url: &str, schema: &str, sql: &str) -> StoreError {
+    sqlx::raw_sql(sql).execute(admin).await.unwrap();
+    PostgresBackend::connect_in_schema(url, schema)
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_broker_accounts_table_that_is_not_the_platforms_is_refused_untouched() {
     let Some(url) = database_url() else { return };
     let admin = PgPool::connect(&url).await.unwrap();
     let schema = format!("vault_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(&format!(
-        "CREATE SCHEMA {schema}; \
-         CREATE TABLE {schema}.broker_accounts (id UUID PRIMARY KEY, user_id UUID, broker TEXT)"
-    ))
-    .execute(&admin)
-    .await
-    .unwrap();
-    let error = PostgresBackend::connect_in_schema(&url, &schema)
-        .await
-        .unwrap_err();
+    let error = adoption_refused_after(
+        &admin,
+        &url,
+        &schema,
+        &format!(
+            "CREATE SCHEMA {schema}; \
+             CREATE TABLE {schema}.broker_accounts (id UUID PRIMARY KEY, user_id UUID, broker TEXT)"
+        ),
+    )
+    .await;
     assert!(
         matches!(&error, StoreError::UnadoptableTable { detail } if detail.contains("api_key_encrypted")),
         "{error}"
@@ -204,17 +213,18 @@ async fn a_broker_accounts_table_that_is_not_the_platforms_is_refused_untouched(
     assert_eq!(columns(&admin, &schema).await, ["id", "user_id", "broker"]);
 
     // Unknown broker names are refused before anything changes.
-    sqlx::raw_sql(&format!(
-        "ALTER TABLE {schema}.broker_accounts ADD COLUMN api_key_encrypted TEXT, \
-         ADD COLUMN api_secret_encrypted TEXT; \
-         INSERT INTO {schema}.broker_accounts VALUES (gen_random_uuid(), gen_random_uuid(), 'AngelOne', 'x', 'y')"
-    ))
-    .execute(&admin)
-    .await
-    .unwrap();
-    let error = PostgresBackend::connect_in_schema(&url, &schema)
-        .await
-        .unwrap_err();
+    let error = adoption_refused_after(
+        &admin,
+        &url,
+        &schema,
+        &format!(
+            "ALTER TABLE {schema}.broker_accounts ADD COLUMN api_key_encrypted TEXT, \
+             ADD COLUMN api_secret_encrypted TEXT; \
+             INSERT INTO {schema}.broker_accounts \
+             VALUES (gen_random_uuid(), gen_random_uuid(), 'AngelOne', 'x', 'y')"
+        ),
+    )
+    .await;
     assert!(error.to_string().contains("\"AngelOne\""), "{error}");
     assert_eq!(columns(&admin, &schema).await.len(), 5);
     drop_schema(&admin, &schema).await;
