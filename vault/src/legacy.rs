@@ -1,9 +1,13 @@
 //! Ciphertexts written by the existing platform's Supabase Edge Function: Web Crypto AES-GCM
 //! (`crypto.subtle.encrypt({name: "AES-GCM", iv}, key, data)`) with a 12-byte IV and no
-//! associated data. They open here until [`crate::Vault::migrate_legacy`] re-seals them as v1
+//! associated data. They open here until [`crate::Vault::migrate_legacy`] re-seals them as v2
 //! envelopes.
 //!
-//! Without associated data a legacy ciphertext is not bound to its place, so migrate soon.
+//! Without associated data a legacy ciphertext is not bound to its place: anyone who can write
+//! the table could copy one into another user's row. So the vault records where each legacy
+//! ciphertext sits when the legacy table is adopted ([`crate::Vault::record_legacy_placements`],
+//! run by the Postgres migration that adopts the platform's table), as a digest of (account id,
+//! owner, field, ciphertext), and opens or migrates a legacy ciphertext only in that place.
 
 use std::fmt;
 
@@ -14,7 +18,8 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
 
-use crate::envelope::{DecryptError, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
+use crate::account::{AccountId, UserId};
+use crate::envelope::{DecryptError, Field, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
 use crate::keyring::{KEY_BYTES, KeyringError};
 
 /// Characters of a hex-encoded 12-byte IV.
@@ -63,8 +68,29 @@ fn decode_key_text(text: &str) -> Option<Vec<u8>> {
         .find_map(|engine| engine.decode(text).ok())
 }
 
-/// How the legacy key is named in errors.
-const LEGACY_KEY_NAME: &str = "legacy";
+/// The digest recording that `ciphertext` sat in `field` of `account`, owned by `user`, when the
+/// legacy table was adopted: lower-case hex SHA-256 of
+/// `broker-vault/legacy-placement\n<account>\n<user>\n<field>\n<ciphertext>` (UUIDs in
+/// their hyphenated lower-case form, the field by its storage name).
+pub(crate) fn placement_digest(
+    account: AccountId,
+    user: UserId,
+    field: Field,
+    ciphertext: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!("broker-vault/legacy-placement\n{account}\n{user}\n{field}\n{ciphertext}");
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The digest of a legacy ciphertext's text alone, recorded next to its place so that the same
+/// ciphertext is never recorded in a second place: lower-case hex SHA-256 of
+/// `broker-vault/legacy-ciphertext\n<ciphertext>`.
+pub(crate) fn ciphertext_digest(ciphertext: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!("broker-vault/legacy-ciphertext\n{ciphertext}");
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
 
 /// How the legacy platform turned its configured passphrase into the AES-256 key.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,13 +134,11 @@ impl LegacyDecryptor {
     /// either alphabet, padded or not, as edge functions variously store it.
     ///
     /// # Errors
-    /// [`KeyringError::KeyNotBase64`] when the text is neither hex nor base64, or
-    /// [`KeyringError::KeyLength`] (naming the key `legacy`).
+    /// [`KeyringError::LegacyKey`] saying what is wrong with the key text: neither hex nor
+    /// base64, or not 16 or 32 bytes.
     pub fn from_base64_key(key: &SecretString, format: LegacyFormat) -> Result<Self, KeyringError> {
-        let raw = decode_key_text(key.expose_secret().trim()).ok_or_else(|| {
-            KeyringError::KeyNotBase64 {
-                id: LEGACY_KEY_NAME.into(),
-            }
+        let raw = decode_key_text(key.expose_secret().trim()).ok_or(KeyringError::LegacyKey {
+            detail: "it is neither hex (32 or 64 digits) nor base64 text".into(),
         })?;
         Self::from_raw_key(raw, format)
     }
@@ -169,9 +193,10 @@ impl LegacyDecryptor {
         };
         let length = raw.len();
         raw.zeroize();
-        let cipher = cipher.ok_or(KeyringError::KeyLength {
-            id: LEGACY_KEY_NAME.into(),
-            length,
+        let cipher = cipher.ok_or_else(|| KeyringError::LegacyKey {
+            detail: format!(
+                "it decodes to {length} bytes; Web Crypto AES-GCM keys are 16 or 32 bytes"
+            ),
         })?;
         Ok(Self { cipher, format })
     }
@@ -186,36 +211,74 @@ impl LegacyDecryptor {
     /// # Errors
     /// [`DecryptError`] for any failure, whatever the cause.
     pub fn open(&self, text: &str) -> Result<SecretString, DecryptError> {
+        self.open_explained(text).map_err(|_| DecryptError)
+    }
+
+    /// Opens one legacy ciphertext, saying on failure which part is wrong: the text is not in
+    /// the configured layout (a format problem), or it is but does not authenticate under the
+    /// key (a wrong key, or an altered value). For import diagnostics; the layout is public,
+    /// so telling these apart reveals nothing about the key or the plaintext.
+    ///
+    /// # Errors
+    /// [`LegacyOpenError`].
+    pub fn open_explained(&self, text: &str) -> Result<SecretString, LegacyOpenError> {
+        let malformed = LegacyOpenError::Malformed;
         let (iv, sealed) = match self.format.layout_of(text) {
             LegacyFormat::Detect | LegacyFormat::ConcatenatedBase64 => {
-                let mut bytes = STANDARD.decode(text.trim()).map_err(|_| DecryptError)?;
+                let mut bytes = STANDARD
+                    .decode(text.trim())
+                    .map_err(|_| malformed("not standard base64"))?;
                 let sealed = bytes.split_off(NONCE_BYTES.min(bytes.len()));
                 (bytes, sealed)
             }
             LegacyFormat::IvColonCiphertext => {
-                let (iv, sealed) = text.trim().split_once(':').ok_or(DecryptError)?;
+                let (iv, sealed) = text
+                    .trim()
+                    .split_once(':')
+                    .ok_or(malformed("no ':' between IV and ciphertext"))?;
                 let hex_encoded = iv.len() == HEX_IV_CHARS;
                 let decode = |part: &str| {
                     if hex_encoded {
-                        hex::decode(part).map_err(|_| DecryptError)
+                        hex::decode(part).map_err(|_| malformed("not hex"))
                     } else {
-                        STANDARD.decode(part).map_err(|_| DecryptError)
+                        STANDARD
+                            .decode(part)
+                            .map_err(|_| malformed("not hex or base64"))
                     }
                 };
                 (decode(iv)?, decode(sealed)?)
             }
         };
-        if iv.len() != NONCE_BYTES || sealed.len() < TAG_BYTES {
-            return Err(DecryptError);
+        if iv.len() != NONCE_BYTES {
+            return Err(malformed("the IV is not 12 bytes"));
+        }
+        if sealed.len() < TAG_BYTES {
+            return Err(malformed("shorter than an AES-GCM tag"));
         }
         let nonce = Nonce::from_slice(&iv);
         let plaintext = match &self.cipher {
             LegacyCipher::Aes128(cipher) => cipher.decrypt(nonce, sealed.as_slice()),
             LegacyCipher::Aes256(cipher) => cipher.decrypt(nonce, sealed.as_slice()),
         }
-        .map_err(|_| DecryptError)?;
-        secret_from_utf8(plaintext)
+        .map_err(|_| LegacyOpenError::NotAuthentic)?;
+        secret_from_utf8(plaintext).map_err(|_| malformed("the plaintext is not UTF-8"))
     }
+}
+
+/// Why a legacy ciphertext did not open ([`LegacyDecryptor::open_explained`]). Never holds
+/// any part of the ciphertext or the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LegacyOpenError {
+    /// The text is not in the configured legacy layout: check the [`LegacyFormat`].
+    #[error("the value is not in the configured legacy layout ({0}): check the legacy format")]
+    Malformed(&'static str),
+    /// The text has the layout but does not authenticate: the legacy key (or its derivation)
+    /// is wrong, or the value was altered.
+    #[error(
+        "the value does not authenticate under the legacy key: the key (or its derivation) is wrong, or the value was altered"
+    )]
+    NotAuthentic,
 }
 
 impl fmt::Debug for LegacyDecryptor {
@@ -310,7 +373,17 @@ mod tests {
             LegacyFormat::ConcatenatedBase64,
         )
         .unwrap_err();
-        assert!(matches!(error, KeyringError::KeyLength { length: 20, .. }));
+        assert!(
+            error.to_string().contains("decodes to 20 bytes")
+                && error.to_string().contains("16 or 32"),
+            "{error}"
+        );
+        let error = LegacyDecryptor::from_base64_key(
+            &"not a key!".into(),
+            LegacyFormat::ConcatenatedBase64,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("neither hex"), "{error}");
         let printed = format!("{:?}", decryptor(LegacyFormat::ConcatenatedBase64));
         assert!(!printed.contains(&STANDARD.encode(KEY)) && !printed.contains("66, 66"));
         assert!(printed.contains("<redacted>"));
@@ -322,6 +395,41 @@ mod tests {
         let iv = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = cipher.encrypt(&iv, plaintext.as_bytes()).unwrap();
         STANDARD.encode([iv.to_vec(), sealed].concat())
+    }
+
+    /// An import that fails says whether the key or the format is wrong.
+    #[test]
+    fn failures_say_whether_the_format_or_the_key_is_wrong() {
+        let (iv, sealed) = web_crypto_encrypt("secret");
+        let concatenated = STANDARD.encode([iv.clone(), sealed.clone()].concat());
+        let colon_hex = format!("{}:{}", hex::encode(&iv), hex::encode(&sealed));
+        let wrong_key =
+            LegacyDecryptor::from_base64_key(&hex::encode([9u8; 32]).into(), LegacyFormat::Detect)
+                .unwrap();
+        for text in [&concatenated, &colon_hex] {
+            assert_eq!(
+                wrong_key.open_explained(text).unwrap_err(),
+                LegacyOpenError::NotAuthentic
+            );
+        }
+        // The right key with the wrong layout configured.
+        let wrong_format = decryptor(LegacyFormat::ConcatenatedBase64);
+        let error = wrong_format.open_explained(&colon_hex).unwrap_err();
+        assert!(matches!(error, LegacyOpenError::Malformed(_)), "{error}");
+        assert!(error.to_string().contains("legacy format"), "{error}");
+        for text in ["AAAA", "00:11", "zz:zz"] {
+            assert!(matches!(
+                decryptor(LegacyFormat::Detect).open_explained(text),
+                Err(LegacyOpenError::Malformed(_))
+            ));
+        }
+        assert_eq!(
+            decryptor(LegacyFormat::Detect)
+                .open_explained(&concatenated)
+                .unwrap()
+                .expose_secret(),
+            "secret"
+        );
     }
 
     #[test]

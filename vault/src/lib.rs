@@ -22,11 +22,11 @@ pub use envelope::{DecryptError, EncryptError, Field, Place};
 pub use error::StoreError;
 pub use file::FileBackend;
 pub use keyring::{KeyId, KeyMaterial, Keyring, KeyringError};
-pub use legacy::{LegacyDecryptor, LegacyFormat, LegacyKeyDerivation};
+pub use legacy::{LegacyDecryptor, LegacyFormat, LegacyKeyDerivation, LegacyOpenError};
 pub use postgres::PostgresBackend;
 pub use record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
 };
-pub use rotation::ReencryptReport;
+pub use rotation::{LegacyPlacements, PendingReencryption, ReencryptReport};
 pub use store::CredentialStore;
-pub use vault::Vault;
+pub use vault::{MALFORMED_KEY_ID, Vault};

@@ -1,6 +1,7 @@
 //! [`Vault`]: a [`CredentialStore`] that seals with a [`Keyring`] and keeps sealed records in
 //! any [`RecordBackend`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -15,12 +16,15 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
 use crate::claim::{Claim, ClaimOutcome};
-use crate::envelope::{DecryptError, Field, Place, V1_PREFIX};
+use crate::envelope::{DecryptError, Field, Place, is_envelope};
 use crate::error::StoreError;
-use crate::keyring::{Keyring, KeyringError};
+use crate::keyring::{KeyId, Keyring, KeyringError};
 use crate::legacy::LegacyDecryptor;
 use crate::record::{AccountChange, AccountRecord, SealedFields};
 use crate::store::CredentialStore;
+
+/// How [`Vault::ciphertexts_under_missing_keys`] names key ids that are not valid key ids.
+pub const MALFORMED_KEY_ID: &str = "<malformed key id>";
 
 /// Encrypted credential storage over a backend.
 pub struct Vault<B> {
@@ -41,23 +45,49 @@ impl<B: RecordBackend> Vault<B> {
     }
 
     /// A vault sealing with `keyring` into `backend`, after checking that the keyring holds
-    /// every key the stored ciphertexts were sealed under: dropping a key from the
-    /// configuration while rows still need it is refused here rather than found row by row.
+    /// every key the stored ciphertexts were sealed under. Ciphertexts under a key it lacks
+    /// (a key dropped from the configuration while rows still need it, or an envelope planted
+    /// with a made-up key id) do not stop it: each missing key id is logged as a warning with
+    /// its count, and those rows fail to open one by one. Ask
+    /// [`Vault::ciphertexts_under_missing_keys`] for the counts.
     ///
     /// # Errors
-    /// [`StoreError::KeysMissing`] naming the absent key ids, or a storage error.
+    /// A storage error.
     pub async fn open(backend: B, keyring: Keyring) -> Result<Self, StoreError> {
-        let missing: Vec<String> = backend
-            .ciphertexts_per_key()
-            .await?
-            .into_keys()
-            .filter(|key_id| keyring.key(key_id).is_none())
-            .collect();
-        if missing.is_empty() {
-            Ok(Self::new(backend, keyring))
-        } else {
-            Err(StoreError::KeysMissing { missing })
+        let vault = Self::new(backend, keyring);
+        for (key_id, ciphertexts) in vault.ciphertexts_under_missing_keys().await? {
+            tracing::warn!(
+                key_id,
+                ciphertexts,
+                "stored ciphertexts are sealed under a key missing from the keyring; they will \
+                 not open (add the key back if it was dropped by mistake)"
+            );
         }
+        Ok(vault)
+    }
+
+    /// How many stored ciphertexts each key id missing from the keyring has sealed (empty when
+    /// every ciphertext can open). Key ids that are not valid key ids (say planted ones with
+    /// odd characters) are counted together under [`MALFORMED_KEY_ID`], never echoed.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub async fn ciphertexts_under_missing_keys(
+        &self,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let keyring = self.keyring();
+        let mut missing = BTreeMap::new();
+        for (key_id, ciphertexts) in self.backend.ciphertexts_per_key().await? {
+            if keyring.key(&key_id).is_some() {
+                continue;
+            }
+            let named = match KeyId::new(key_id) {
+                Ok(id) => id.to_string(),
+                Err(_) => MALFORMED_KEY_ID.to_owned(),
+            };
+            *missing.entry(named).or_insert(0) += ciphertexts;
+        }
+        Ok(missing)
     }
 
     /// Also opens legacy Web Crypto ciphertexts (until [`Vault::migrate_legacy`] has run).
@@ -88,7 +118,7 @@ impl<B: RecordBackend> Vault<B> {
         Ok(())
     }
 
-    /// Opens one stored ciphertext: a v1 envelope with the keyring, anything else with the
+    /// Opens one stored ciphertext: an envelope with the keyring, anything else with the
     /// legacy decryptor when one is configured.
     pub(crate) fn open_field(
         &self,
@@ -96,7 +126,7 @@ impl<B: RecordBackend> Vault<B> {
         place: &Place,
         ciphertext: &str,
     ) -> Result<SecretString, StoreError> {
-        let opened = if ciphertext.starts_with(V1_PREFIX) {
+        let opened = if is_envelope(ciphertext) {
             keyring.open(place, ciphertext)
         } else {
             self.legacy
@@ -115,7 +145,7 @@ impl<B: RecordBackend> Vault<B> {
     fn open_stored(
         &self,
         keyring: &Keyring,
-        account: AccountId,
+        (account, user): (AccountId, UserId),
         broker: BrokerKind,
         fields: &SealedFields,
         field: Field,
@@ -127,6 +157,7 @@ impl<B: RecordBackend> Vault<B> {
                     keyring,
                     &Place {
                         account,
+                        user,
                         broker,
                         field,
                     },
@@ -148,6 +179,26 @@ impl<B: RecordBackend> Vault<B> {
             .ok_or(StoreError::AccountNotFound { account: id })
     }
 
+    /// Refuses, before anything is opened, a legacy ciphertext that is not where the legacy
+    /// table held it when adopted (only checked while a legacy decryptor is configured: without
+    /// one no legacy ciphertext opens at all).
+    async fn refuse_misplaced_legacy(
+        &self,
+        owner: (AccountId, UserId),
+        fields: &SealedFields,
+    ) -> Result<(), StoreError> {
+        if self.legacy.is_none() {
+            return Ok(());
+        }
+        match self.misplaced_legacy_field(owner, fields).await? {
+            Some(field) => Err(StoreError::LegacyNotInPlace {
+                account: owner.0,
+                field,
+            }),
+            None => Ok(()),
+        }
+    }
+
     async fn existing(&self, user: UserId, id: AccountId) -> Result<AccountRecord, StoreError> {
         self.backend
             .account(user, id)
@@ -159,7 +210,7 @@ impl<B: RecordBackend> Vault<B> {
 /// Seals each present secret for its place under the primary key.
 fn seal_fields<'a>(
     keyring: &Keyring,
-    account: AccountId,
+    (account, user): (AccountId, UserId),
     broker: BrokerKind,
     secrets: impl IntoIterator<Item = (Field, Option<&'a SecretString>)>,
 ) -> Result<SealedFields, StoreError> {
@@ -168,6 +219,7 @@ fn seal_fields<'a>(
         let Some(secret) = secret else { continue };
         let place = Place {
             account,
+            user,
             broker,
             field,
         };
@@ -181,7 +233,7 @@ fn seal_fields<'a>(
 
 fn seal_credentials(
     keyring: &Keyring,
-    account: AccountId,
+    account: (AccountId, UserId),
     credentials: &BrokerCredentials,
 ) -> Result<SealedFields, StoreError> {
     let broker = credentials.kind();
@@ -212,9 +264,9 @@ impl<B: RecordBackend> Vault<B> {
     fn open_credentials(&self, record: &AccountRecord) -> Result<BrokerCredentials, StoreError> {
         let keyring = self.keyring();
         let account = record.account.id;
+        let owner = (account, record.account.user_id);
         let broker = record.account.broker;
-        let open =
-            |field: Field| self.open_stored(&keyring, account, broker, &record.secrets, field);
+        let open = |field: Field| self.open_stored(&keyring, owner, broker, &record.secrets, field);
         let require = |field: Field| -> Result<SecretString, StoreError> {
             open(field)?.ok_or(StoreError::MissingField { account, field })
         };
@@ -253,7 +305,7 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
         credentials: &BrokerCredentials,
     ) -> Result<BrokerAccount, StoreError> {
         let account = BrokerAccount::new(user, credentials.kind());
-        let secrets = seal_credentials(&self.keyring(), account.id, credentials)?;
+        let secrets = seal_credentials(&self.keyring(), (account.id, user), credentials)?;
         let record = AccountRecord { account, secrets };
         self.backend
             .insert_accounts(std::slice::from_ref(&record))
@@ -278,7 +330,7 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
                 given,
             });
         }
-        let secrets = seal_credentials(&self.keyring(), id, credentials)?;
+        let secrets = seal_credentials(&self.keyring(), (id, user), credentials)?;
         self.update(user, id, AccountChange::Secrets(secrets)).await
     }
 
@@ -305,6 +357,8 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
         id: AccountId,
     ) -> Result<BrokerCredentials, StoreError> {
         let record = self.existing(user, id).await?;
+        self.refuse_misplaced_legacy((id, record.account.user_id), &record.secrets)
+            .await?;
         self.open_credentials(&record)
     }
 
@@ -358,7 +412,7 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
             (Field::RefreshToken, tokens.refresh_token()),
             (Field::FeedToken, tokens.feed_token()),
         ];
-        let sealed = seal_fields(&self.keyring(), id, broker, secrets)?;
+        let sealed = seal_fields(&self.keyring(), (id, user), broker, secrets)?;
         if self
             .backend
             .save_session(user, id, &sealed, tokens.expires_at())
@@ -379,9 +433,12 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
         let Some(record) = self.backend.session(user, id).await? else {
             return Ok(None);
         };
+        self.refuse_misplaced_legacy((id, user), &record.tokens)
+            .await?;
         let keyring = self.keyring();
-        let open =
-            |field: Field| self.open_stored(&keyring, id, record.broker, &record.tokens, field);
+        let open = |field: Field| {
+            self.open_stored(&keyring, (id, user), record.broker, &record.tokens, field)
+        };
         let access = open(Field::AccessToken)?.ok_or(StoreError::MissingField {
             account: id,
             field: Field::AccessToken,
