@@ -209,6 +209,12 @@ impl Journal for FileJournal {
             .insert(execution.intent_id.clone(), execution.clone());
         Ok(())
     }
+
+    async fn runs(&self) -> Result<Vec<Run>, JournalError> {
+        let mut runs: Vec<Run> = self.lock().runs.values().cloned().collect();
+        runs.sort_by_key(|run| std::cmp::Reverse((run.trading_date, run.slot)));
+        Ok(runs)
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +244,7 @@ mod tests {
         let reopened = FileJournal::open(&path).unwrap();
         assert_eq!(reopened.open_run(date(), Slot::DEFAULT).await.unwrap(), run);
         assert_eq!(reopened.executions(&run).await.unwrap(), vec![placed]);
+        assert_eq!(reopened.runs().await.unwrap(), vec![run.clone()]);
         let other = reopened
             .open_run(date(), Slot::at(9, 20).unwrap())
             .await

@@ -266,4 +266,10 @@ pub trait Journal: Send + Sync {
     /// # Errors
     /// [`JournalError`].
     async fn record(&self, execution: &Execution) -> Result<(), JournalError>;
+
+    /// Every run, newest trading date and slot first (for operators' listings).
+    ///
+    /// # Errors
+    /// [`JournalError`].
+    async fn runs(&self) -> Result<Vec<Run>, JournalError>;
 }

@@ -259,6 +259,18 @@ impl Journal for PostgresJournal {
             .map_err(|_| JournalError::WriterStopped)?
             .map_err(|message| JournalError::Corrupt(format!("write failed: {message}")))
     }
+
+    async fn runs(&self) -> Result<Vec<Run>, JournalError> {
+        sqlx::query(
+            "SELECT id, trading_date, slot, created_at FROM execution_runs
+             ORDER BY trading_date DESC, slot DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+    }
 }
 
 /// Intents from the `order_intents` table.

@@ -116,6 +116,9 @@ impl Journal for Timed {
     async fn executions(&self, run: &Run) -> Result<Vec<Execution>, JournalError> {
         self.inner.executions(run).await
     }
+    async fn runs(&self) -> Result<Vec<Run>, JournalError> {
+        self.inner.runs().await
+    }
     async fn record(&self, execution: &Execution) -> Result<(), JournalError> {
         self.inner.record(execution).await?;
         if execution.state == ExecutionState::Placed {
