@@ -73,7 +73,12 @@ impl Env {
 
     /// The binary with this world's environment (and nothing inherited that could change it).
     pub fn cmd(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_brokerctl"));
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`Env::cmd`] as a standard command, for a process the test controls (and kills).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_brokerctl"));
         command
             .env_remove("BROKER_VAULT_KEYS")
             .env_remove("BROKER_KITE_STATE_KEY")
