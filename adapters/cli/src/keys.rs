@@ -5,17 +5,13 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use vault::{KeyId, KeyMaterial, Keyring, RecordBackend, Vault};
 
 use crate::context::{Globals, Store, on_vault};
 use crate::failure::{EXIT_INCOMPLETE, EXIT_KEY, EXIT_RUNTIME, Failure, Outcome};
-use crate::output::{Progress, print_json};
-
-/// How often a rotation's progress is read back from the store.
-const PROGRESS_POLL: Duration = Duration::from_millis(200);
+use crate::output::{Progress, print_json, track};
 
 /// `brokerctl keys …`
 #[derive(Debug, clap::Subcommand)]
@@ -301,23 +297,20 @@ async fn reseal<B: RecordBackend + 'static>(
     }
     let primary = vault.keyring().primary_id().clone();
     let total = stale(&vault.backend().ciphertexts_per_key().await?, &primary);
-    let mut progress = Progress::new("re-sealed ciphertexts", total);
     let worker = {
         let vault = std::sync::Arc::clone(vault);
         tokio::spawn(async move { vault.rotate(batch).await })
     };
-    let report = loop {
-        if worker.is_finished() {
-            break worker
-                .await
-                .map_err(|error| Failure::runtime(format!("rotation task: {error}")))??;
-        }
-        tokio::time::sleep(PROGRESS_POLL).await;
-        if let Ok(counts) = vault.backend().ciphertexts_per_key().await {
-            progress.set(total.saturating_sub(stale(&counts, &primary)));
-        }
-    };
-    progress.finish(report.fields);
+    let report = track(
+        Progress::new("re-sealed ciphertexts", total),
+        worker,
+        || async {
+            let counts = vault.backend().ciphertexts_per_key().await.ok()?;
+            Some(total.saturating_sub(stale(&counts, &primary)))
+        },
+        |report| report.fields,
+    )
+    .await?;
     if json {
         print_json(&serde_json::json!({
             "primary": primary.as_str(),

@@ -1,13 +1,12 @@
 //! `brokerctl import-legacy`: the platform's Web Crypto ciphertexts re-sealed into the vault.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use vault::{LegacyDecryptor, LegacyFormat, RecordBackend, ReencryptReport, Vault};
 
 use crate::context::{Globals, Store};
 use crate::failure::{EXIT_KEY, Failure, Outcome};
-use crate::output::{Progress, print_json};
+use crate::output::{Progress, print_json, track};
 use crate::secrets::SecretSource;
 
 /// How the legacy platform laid out its ciphertexts.
@@ -77,24 +76,21 @@ async fn import<B: RecordBackend + 'static>(
         return Ok(());
     }
     let sealed_before = sealed(vault).await?;
-    let mut progress = Progress::new("moved ciphertexts", counted.fields);
     let worker = {
         let vault = Arc::clone(vault);
         let batch = options.batch;
         tokio::spawn(async move { vault.migrate_legacy(batch).await })
     };
-    let moved = loop {
-        if worker.is_finished() {
-            break worker
-                .await
-                .map_err(|error| Failure::runtime(format!("migration task: {error}")))??;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Ok(now) = sealed(vault).await {
-            progress.set(now.saturating_sub(sealed_before));
-        }
-    };
-    progress.finish(moved.fields);
+    let moved = track(
+        Progress::new("moved ciphertexts", counted.fields),
+        worker,
+        || async {
+            let now = sealed(vault).await.ok()?;
+            Some(now.saturating_sub(sealed_before))
+        },
+        |moved| moved.fields,
+    )
+    .await?;
     report(globals, "moved", &moved)
 }
 

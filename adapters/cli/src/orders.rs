@@ -7,7 +7,7 @@ use broker_core::{
 use rust_decimal::Decimal;
 use vault::{AccountId, UserId};
 
-use crate::context::{Globals, owned_account};
+use crate::context::{Globals, Store, owned_account};
 use crate::failure::{EXIT_REFUSED, Failure, Outcome};
 use crate::output::{print_json, print_table};
 
@@ -93,11 +93,7 @@ pub async fn run(globals: &Globals, command: OrdersCommand) -> Outcome {
                 paper.set_price(request.instrument(), price);
                 std::sync::Arc::new(paper)
             } else {
-                globals
-                    .connector(&store, false)
-                    .await?
-                    .connect(user, account)
-                    .await?
+                live_broker(globals, &store, user, account).await?
             };
             let placement = broker.place_order(&request).await?;
             let status = broker
@@ -121,12 +117,7 @@ pub async fn run(globals: &Globals, command: OrdersCommand) -> Outcome {
             Ok(())
         }
         OrdersCommand::List { user, account } => {
-            owned_account(store.credentials().as_ref(), user, account).await?;
-            let broker = globals
-                .connector(&store, false)
-                .await?
-                .connect(user, account)
-                .await?;
+            let broker = live_broker(globals, &store, user, account).await?;
             let orders = broker.orders().await?;
             if globals.json {
                 return print_json(&orders);
@@ -169,12 +160,7 @@ pub async fn run(globals: &Globals, command: OrdersCommand) -> Outcome {
             order_id,
             dry_run,
         } => {
-            owned_account(store.credentials().as_ref(), user, account).await?;
-            let broker = globals
-                .connector(&store, false)
-                .await?
-                .connect(user, account)
-                .await?;
+            let broker = live_broker(globals, &store, user, account).await?;
             let order_id = OrderId::new(order_id);
             if dry_run {
                 let history = broker.order(&order_id).await?;
@@ -213,4 +199,19 @@ pub async fn run(globals: &Globals, command: OrdersCommand) -> Outcome {
             Ok(())
         }
     }
+}
+
+/// The account's live broker, from its egress IP (the account checked to be the user's).
+async fn live_broker(
+    globals: &Globals,
+    store: &Store,
+    user: UserId,
+    account: AccountId,
+) -> Outcome<std::sync::Arc<dyn Broker>> {
+    owned_account(store.credentials().as_ref(), user, account).await?;
+    Ok(globals
+        .connector(store, false)
+        .await?
+        .connect(user, account)
+        .await?)
 }
