@@ -27,6 +27,7 @@ fn open_five_fields(c: &mut Criterion) {
         .map(|(field, secret)| {
             let place = Place {
                 account,
+                user: UserId::new_random(),
                 broker: BrokerKind::AngelOne,
                 field: *field,
             };

@@ -38,6 +38,7 @@ fn due_accounts(keyring: &Keyring) -> Vec<AccountRecord> {
             for field in Field::ACCOUNT {
                 let place = Place {
                     account: account.id,
+                    user: account.user_id,
                     broker: account.broker,
                     field,
                 };

@@ -116,7 +116,7 @@ pub trait RecordBackend: Send + Sync {
         fields: &SealedFields,
     ) -> Result<bool, StoreError>;
 
-    /// How many stored v1 ciphertexts each key id has sealed (key ids with none are absent).
+    /// How many stored envelopes (any version) each key id has sealed (key ids with none are absent).
     ///
     /// # Errors
     /// [`StoreError`] when the read fails.

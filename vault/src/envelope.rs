@@ -1,15 +1,19 @@
-//! The v1 envelope: AES-256-GCM with a random 96-bit nonce, bound to its place by associated
+//! Envelopes: AES-256-GCM with a random 96-bit nonce, bound to their place by associated
 //! data, in one string that fits a TEXT column:
 //!
 //! ```text
-//! v1.<key id>.<base64url without padding of (nonce ‖ ciphertext ‖ tag)>
+//! v2.<key id>.<base64url without padding of (nonce ‖ ciphertext ‖ tag)>
 //! ```
 //!
-//! The associated data is `"broker-vault/v1"` followed by each of (account id as 16 bytes,
-//! broker storage name, field name, key id), each preceded by its length in one byte. A
-//! ciphertext moved to
-//! another account, another field, or relabelled with another key id no longer opens. Every
-//! failure to open is the same [`DecryptError`]: no oracle.
+//! The v2 associated data is `"broker-vault/v2"` followed by each of (account id as 16 bytes,
+//! owning user id as 16 bytes, broker storage name, field name, key id), each preceded by its
+//! length in one byte. A ciphertext moved to another account, another owner, another field, or
+//! relabelled with another key id no longer opens. Every failure to open is the same
+//! [`DecryptError`]: no oracle.
+//!
+//! Version 1 (`v1.<key id>.<...>`, label `"broker-vault/v1"`, the same parts without the user
+//! id) is still opened, never written: [`crate::Vault::rotate`] re-seals every v1 envelope as
+//! v2, also those already under the primary key.
 
 use std::fmt;
 
@@ -22,19 +26,58 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
-use crate::account::AccountId;
+use crate::account::{AccountId, UserId};
 use crate::keyring::{KeyId, Keyring};
 
-/// The envelope version prefix, dot included.
+/// The prefix of version 1 envelopes (not bound to the owner; opened, never written).
 pub const V1_PREFIX: &str = "v1.";
+/// The prefix of version 2 envelopes, which every seal writes.
+pub const V2_PREFIX: &str = "v2.";
+
+/// The envelope versions, by the label that starts their associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+impl Version {
+    fn of(envelope: &str) -> Option<(Self, &str)> {
+        if let Some(rest) = envelope.strip_prefix(V2_PREFIX) {
+            Some((Self::V2, rest))
+        } else {
+            envelope
+                .strip_prefix(V1_PREFIX)
+                .map(|rest| (Self::V1, rest))
+        }
+    }
+
+    /// Domain separation for the associated data, so these bytes mean nothing elsewhere.
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::V1 => b"broker-vault/v1",
+            Self::V2 => b"broker-vault/v2",
+        }
+    }
+}
+
+/// Whether `text` is a vault envelope (any version) rather than a legacy ciphertext.
+pub fn is_envelope(text: &str) -> bool {
+    Version::of(text).is_some()
+}
+
+/// Whether `text` is an envelope of the current version sealed under `key`: nothing for
+/// rotation to do.
+pub fn is_current_under(text: &str, key: &KeyId) -> bool {
+    text.strip_prefix(V2_PREFIX)
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(key_id, _)| key_id == key.as_str())
+}
 
 /// Bytes of AES-GCM nonce.
 pub(crate) const NONCE_BYTES: usize = 12;
 /// Bytes of AES-GCM tag.
 pub(crate) const TAG_BYTES: usize = 16;
-
-/// Domain separation for the associated data, so these bytes mean nothing elsewhere.
-const AAD_LABEL: &[u8] = b"broker-vault/v1";
 
 /// Which secret of an account a ciphertext holds. Its storage name is part of the associated
 /// data.
@@ -107,11 +150,13 @@ impl fmt::Display for Field {
     }
 }
 
-/// Where a ciphertext lives: the account, its broker and the field.
+/// Where a ciphertext lives: the account, its owner, its broker and the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place {
     /// The account it belongs to.
     pub account: AccountId,
+    /// The user who owns the account (bound by v2 envelopes).
+    pub user: UserId,
     /// The account's broker.
     pub broker: BrokerKind,
     /// The field.
@@ -129,28 +174,35 @@ pub struct EncryptError;
 #[error("decryption failed")]
 pub struct DecryptError;
 
-/// The id of the key that sealed a v1 envelope; `None` for anything else (e.g. legacy).
+/// The id of the key that sealed an envelope (any version); `None` for anything else (e.g.
+/// legacy).
 pub fn sealing_key_id(envelope: &str) -> Option<&str> {
-    let (key_id, _) = envelope.strip_prefix(V1_PREFIX)?.split_once('.')?;
+    let (_, rest) = Version::of(envelope)?;
+    let (key_id, _) = rest.split_once('.')?;
     Some(key_id)
 }
 
-/// Whether `envelope` is a v1 envelope sealed under `key`.
+/// Whether `envelope` is an envelope (any version) sealed under `key`.
 pub fn is_sealed_under(envelope: &str, key: &KeyId) -> bool {
     sealing_key_id(envelope) == Some(key.as_str())
 }
 
 /// The associated data: label, then each part length-prefixed so no two places encode alike.
-fn associated_data(place: &Place, key: &KeyId) -> Vec<u8> {
+fn associated_data(version: Version, place: &Place, key: &KeyId) -> Vec<u8> {
     let account = place.account.as_uuid();
-    let parts: [&[u8]; 4] = [
-        account.as_bytes(),
+    let user = place.user.as_uuid();
+    let mut parts: Vec<&[u8]> = vec![account.as_bytes()];
+    if version == Version::V2 {
+        parts.push(user.as_bytes());
+    }
+    parts.extend([
         place.broker.as_str().as_bytes(),
         place.field.as_str().as_bytes(),
         key.as_str().as_bytes(),
-    ];
-    let mut aad = Vec::with_capacity(AAD_LABEL.len() + 96);
-    aad.extend_from_slice(AAD_LABEL);
+    ]);
+    let label = version.label();
+    let mut aad = Vec::with_capacity(label.len() + 112);
+    aad.extend_from_slice(label);
     for part in parts {
         // Every part is at most 36 bytes (ids are capped), so one length byte suffices.
         aad.push(u8::try_from(part.len()).unwrap_or(u8::MAX));
@@ -167,7 +219,7 @@ impl Keyring {
     pub fn seal(&self, place: &Place, secret: &SecretString) -> Result<String, EncryptError> {
         let key = self.primary();
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let aad = associated_data(place, &key.id);
+        let aad = associated_data(Version::V2, place, &key.id);
         let sealed = key
             .cipher
             .encrypt(
@@ -182,18 +234,19 @@ impl Keyring {
         payload.extend_from_slice(&nonce);
         payload.extend_from_slice(&sealed);
         Ok(format!(
-            "{V1_PREFIX}{}.{}",
+            "{V2_PREFIX}{}.{}",
             key.id,
             URL_SAFE_NO_PAD.encode(payload)
         ))
     }
 
-    /// Opens a v1 envelope sealed for `place` by any key of the ring.
+    /// Opens an envelope (v2, or v1 written before owners were bound) sealed for `place` by
+    /// any key of the ring.
     ///
     /// # Errors
     /// [`DecryptError`] for any failure, whatever the cause.
     pub fn open(&self, place: &Place, envelope: &str) -> Result<SecretString, DecryptError> {
-        let rest = envelope.strip_prefix(V1_PREFIX).ok_or(DecryptError)?;
+        let (version, rest) = Version::of(envelope).ok_or(DecryptError)?;
         let (key_id, encoded) = rest.split_once('.').ok_or(DecryptError)?;
         let key = self.key(key_id).ok_or(DecryptError)?;
         let payload = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| DecryptError)?;
@@ -201,7 +254,7 @@ impl Keyring {
             return Err(DecryptError);
         }
         let (nonce, sealed) = payload.split_at(NONCE_BYTES);
-        let aad = associated_data(place, &key.id);
+        let aad = associated_data(version, place, &key.id);
         let plaintext = key
             .cipher
             .decrypt(
@@ -241,6 +294,7 @@ mod tests {
     fn place(field: Field) -> Place {
         Place {
             account: AccountId::new_random(),
+            user: UserId::new_random(),
             broker: BrokerKind::AngelOne,
             field,
         }
@@ -251,7 +305,7 @@ mod tests {
         let ring = ring("kid0");
         let place = place(Field::Mpin);
         let envelope = ring.seal(&place, &"4831".into()).unwrap();
-        assert!(envelope.starts_with("v1.kid0."), "{envelope}");
+        assert!(envelope.starts_with("v2.kid0."), "{envelope}");
         assert_eq!(
             ring.open(&place, &envelope).unwrap().expose_secret(),
             "4831"
@@ -307,13 +361,17 @@ mod tests {
     }
 
     #[test]
-    fn ciphertext_moved_to_another_account_field_or_broker_is_rejected() {
+    fn ciphertext_moved_to_another_account_owner_field_or_broker_is_rejected() {
         let ring = ring("kid0");
         let original = place(Field::ApiKey);
         let envelope = ring.seal(&original, &"apikey".into()).unwrap();
         let moved = [
             Place {
                 account: AccountId::new_random(),
+                ..original
+            },
+            Place {
+                user: UserId::new_random(),
                 ..original
             },
             Place {
@@ -339,7 +397,7 @@ mod tests {
 
         // The same key under another id: the key id is in the associated data.
         let relabelled_ring = Keyring::new(KeyId::new("kid9").unwrap(), &material);
-        let relabelled = envelope.replacen("v1.kid0.", "v1.kid9.", 1);
+        let relabelled = envelope.replacen("v2.kid0.", "v2.kid9.", 1);
         assert!(relabelled_ring.open(&place, &relabelled).is_err());
 
         // Another key under the same id.
@@ -356,30 +414,16 @@ mod tests {
         );
     }
 
-    /// Builds an envelope by hand from the layout documented above, with a fixed nonce, and
-    /// checks the keyring opens it: the format is a specification, not an accident.
-    #[test]
-    fn an_envelope_built_from_the_documented_layout_opens() {
-        let key = [7u8; 32];
-        let material = KeyMaterial::from_base64(
-            "kid0",
-            &base64::engine::general_purpose::STANDARD.encode(key).into(),
-        )
-        .unwrap();
-        let ring = Keyring::new(KeyId::new("kid0").unwrap(), &material);
-        let account: uuid::Uuid = "0b9c9f3e-5d2a-4c1b-9e8f-7a6b5c4d3e2f".parse().unwrap();
-        let place = Place {
-            account: AccountId::from_uuid(account),
-            broker: BrokerKind::AngelOne,
-            field: Field::Mpin,
-        };
-        let mut aad = b"broker-vault/v1".to_vec();
-        for part in [&account.as_bytes()[..], b"angel_one", b"mpin", b"kid0"] {
+    /// Builds an envelope of `version` by hand from the layout documented above, with a fixed
+    /// nonce.
+    fn hand_built(version: &str, key: &[u8; 32], parts: &[&[u8]]) -> String {
+        let mut aad = format!("broker-vault/{version}").into_bytes();
+        for part in parts {
             aad.push(part.len() as u8);
             aad.extend_from_slice(part);
         }
         let nonce = [9u8; 12];
-        let sealed = Aes256Gcm::new_from_slice(&key)
+        let sealed = Aes256Gcm::new_from_slice(key)
             .unwrap()
             .encrypt(
                 Nonce::from_slice(&nonce),
@@ -389,21 +433,70 @@ mod tests {
                 },
             )
             .unwrap();
-        let envelope = format!(
-            "v1.kid0.{}",
+        format!(
+            "{version}.kid0.{}",
             URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat())
-        );
-        assert_eq!(
-            ring.open(&place, &envelope).unwrap().expose_secret(),
-            "4831"
-        );
+        )
+    }
 
-        // And what seal produces has the same shape: 12-byte nonce, ciphertext, 16-byte tag.
+    /// Envelopes built by hand from the documented layouts (v2, and v1 from before owners were
+    /// bound) open: the format is a specification, not an accident.
+    #[test]
+    fn envelopes_built_from_the_documented_layouts_open() {
+        let key = [7u8; 32];
+        let material = KeyMaterial::from_base64(
+            "kid0",
+            &base64::engine::general_purpose::STANDARD.encode(key).into(),
+        )
+        .unwrap();
+        let ring = Keyring::new(KeyId::new("kid0").unwrap(), &material);
+        let account: uuid::Uuid = "0b9c9f3e-5d2a-4c1b-9e8f-7a6b5c4d3e2f".parse().unwrap();
+        let user: uuid::Uuid = "5f0c2b1e-8a7d-4e3c-9b2a-1d0e9f8c7b6a".parse().unwrap();
+        let place = Place {
+            account: AccountId::from_uuid(account),
+            user: UserId::from_uuid(user),
+            broker: BrokerKind::AngelOne,
+            field: Field::Mpin,
+        };
+        let v2 = hand_built(
+            "v2",
+            &key,
+            &[
+                account.as_bytes(),
+                user.as_bytes(),
+                b"angel_one",
+                b"mpin",
+                b"kid0",
+            ],
+        );
+        let v1 = hand_built(
+            "v1",
+            &key,
+            &[account.as_bytes(), b"angel_one", b"mpin", b"kid0"],
+        );
+        for envelope in [&v2, &v1] {
+            assert_eq!(ring.open(&place, envelope).unwrap().expose_secret(), "4831");
+        }
+        // v1 never bound the owner; v2 does.
+        let other_owner = Place {
+            user: UserId::new_random(),
+            ..place
+        };
+        assert!(ring.open(&other_owner, &v1).is_ok());
+        assert_eq!(ring.open(&other_owner, &v2).unwrap_err(), DecryptError);
+        // A v1 envelope relabelled v2 (or back) does not open: the label is bound.
+        assert!(ring.open(&place, &v1.replacen("v1.", "v2.", 1)).is_err());
+        assert!(ring.open(&place, &v2.replacen("v2.", "v1.", 1)).is_err());
+
+        // And what seal produces is v2 with the same shape: nonce, ciphertext, 16-byte tag.
         let produced = ring.seal(&place, &"4831".into()).unwrap();
         let payload = URL_SAFE_NO_PAD
-            .decode(produced.strip_prefix("v1.kid0.").unwrap())
+            .decode(produced.strip_prefix("v2.kid0.").unwrap())
             .unwrap();
         assert_eq!(payload.len(), NONCE_BYTES + 4 + TAG_BYTES);
+        assert!(is_current_under(&produced, &KeyId::new("kid0").unwrap()));
+        assert!(!is_current_under(&v1, &KeyId::new("kid0").unwrap()));
+        assert!(is_envelope(&v1) && is_envelope(&v2) && !is_envelope("aXY6Y3Q="));
     }
 
     /// McGrew & Viega, "The Galois/Counter Mode of Operation", test case 16 (AES-256, 60-byte

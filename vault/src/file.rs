@@ -88,6 +88,7 @@ impl StoreData {
         Some(SealedRow {
             table,
             account_id: id,
+            user_id: account.account.user_id,
             broker: account.account.broker,
             fields,
         })

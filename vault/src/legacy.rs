@@ -1,6 +1,6 @@
 //! Ciphertexts written by the existing platform's Supabase Edge Function: Web Crypto AES-GCM
 //! (`crypto.subtle.encrypt({name: "AES-GCM", iv}, key, data)`) with a 12-byte IV and no
-//! associated data. They open here until [`crate::Vault::migrate_legacy`] re-seals them as v1
+//! associated data. They open here until [`crate::Vault::migrate_legacy`] re-seals them as v2
 //! envelopes.
 //!
 //! Without associated data a legacy ciphertext is not bound to its place, so migrate soon.

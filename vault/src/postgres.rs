@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
 use crate::claim::{Claim, ClaimOutcome};
-use crate::envelope::{Field, V1_PREFIX};
+use crate::envelope::{Field, V1_PREFIX, V2_PREFIX};
 use crate::error::StoreError;
 use crate::record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
@@ -160,17 +160,18 @@ fn push_staleness(query: &mut QueryBuilder<'_, Postgres>, fields: &[Field], stal
             query.push(" OR ");
         }
         let column = format!("x.{}", field.column());
+        let is_envelope = format!(
+            "(starts_with({column}, '{V2_PREFIX}') OR starts_with({column}, '{V1_PREFIX}'))"
+        );
         query.push(format!("({column} IS NOT NULL AND "));
         match stale {
             Staleness::SealedUnderOtherKey(primary) => {
-                query.push(format!(
-                    "starts_with({column}, '{V1_PREFIX}') AND NOT starts_with({column}, "
-                ));
-                query.push_bind(format!("{V1_PREFIX}{primary}."));
+                query.push(format!("{is_envelope} AND NOT starts_with({column}, "));
+                query.push_bind(format!("{V2_PREFIX}{primary}."));
                 query.push("))");
             }
             Staleness::Legacy => {
-                query.push(format!("NOT starts_with({column}, '{V1_PREFIX}'))"));
+                query.push(format!("NOT {is_envelope})"));
             }
         }
     }
@@ -405,7 +406,7 @@ impl RecordBackend for PostgresBackend {
             .map(|field| format!("x.{}", field.column()))
             .collect();
         let mut query = QueryBuilder::<Postgres>::new(format!(
-            "SELECT x.{key} AS row_id, a.broker, {} FROM {} x \
+            "SELECT x.{key} AS row_id, a.user_id, a.broker, {} FROM {} x \
              JOIN broker_accounts a ON a.id = x.{key} WHERE ",
             columns.join(", "),
             table.name()
@@ -427,6 +428,7 @@ impl RecordBackend for PostgresBackend {
                 Ok(SealedRow {
                     table,
                     account_id: AccountId::from_uuid(row.try_get::<Uuid, _>("row_id")?),
+                    user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
                     broker: broker_from_row(row)?,
                     fields: sealed_from_row(row, fields)?,
                 })
@@ -468,7 +470,8 @@ impl RecordBackend for PostgresBackend {
             format!(
                 "SELECT split_part(v.c, '.', 2) AS key_id, count(*) AS ciphertexts \
                  FROM {}, LATERAL (VALUES {}) AS v(c) \
-                 WHERE starts_with(v.c, '{V1_PREFIX}') GROUP BY 1",
+                 WHERE starts_with(v.c, '{V2_PREFIX}') OR starts_with(v.c, '{V1_PREFIX}') \
+                 GROUP BY 1",
                 table.name(),
                 values.join(", ")
             )

@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::account::{AccountId, AccountStatus, BrokerAccount};
-use crate::envelope::{Field, V1_PREFIX, is_sealed_under, sealing_key_id};
+use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
+use crate::envelope::{Field, is_current_under, is_envelope, sealing_key_id};
 use crate::keyring::KeyId;
 
-/// Ciphertexts by field: v1 envelopes, or legacy ciphertexts awaiting migration.
+/// Ciphertexts by field: envelopes, or legacy ciphertexts awaiting migration.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedFields(BTreeMap<Field, String>);
@@ -128,9 +128,10 @@ impl Table {
 /// Which ciphertexts a re-encryption pass rewrites.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Staleness {
-    /// v1 envelopes sealed under any key but this one (the primary).
+    /// Envelopes that are not of the current version under this key (the primary): sealed
+    /// under another key, or v1 envelopes, which do not bind the owner.
     SealedUnderOtherKey(KeyId),
-    /// Ciphertexts that are not v1 envelopes (the legacy Web Crypto layouts).
+    /// Ciphertexts that are not envelopes (the legacy Web Crypto layouts).
     Legacy,
 }
 
@@ -139,9 +140,9 @@ impl Staleness {
     pub fn matches(&self, ciphertext: &str) -> bool {
         match self {
             Self::SealedUnderOtherKey(primary) => {
-                ciphertext.starts_with(V1_PREFIX) && !is_sealed_under(ciphertext, primary)
+                is_envelope(ciphertext) && !is_current_under(ciphertext, primary)
             }
-            Self::Legacy => !ciphertext.starts_with(V1_PREFIX),
+            Self::Legacy => !is_envelope(ciphertext),
         }
     }
 
@@ -158,6 +159,8 @@ pub struct SealedRow {
     pub table: Table,
     /// The account (the row's key in both tables).
     pub account_id: AccountId,
+    /// The account's owner (part of the associated data).
+    pub user_id: UserId,
     /// The account's broker (part of the associated data).
     pub broker: broker_core::BrokerKind,
     /// The row's ciphertexts as read.

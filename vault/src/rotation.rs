@@ -30,6 +30,19 @@ pub struct ReencryptReport {
     pub passes: u32,
 }
 
+/// How much re-encryption work the store holds: rows, in both tables, that
+/// [`Vault::rotate`] and [`Vault::migrate_legacy`] would visit. A progress display uses them as
+/// its totals, against [`ReencryptReport::rows`] plus [`ReencryptReport::unreadable`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PendingReencryption {
+    /// Rows with a ciphertext [`Vault::rotate`] re-seals: an envelope under a key other than
+    /// the primary one.
+    pub older_keys: u64,
+    /// Rows with a legacy Web Crypto ciphertext, for [`Vault::migrate_legacy`].
+    pub legacy: u64,
+}
+
 /// Whether a pass writes what it re-seals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -79,7 +92,8 @@ impl<B: RecordBackend> Vault<B> {
         Ok(())
     }
 
-    /// Re-seals every v1 ciphertext not under the primary key, `batch_size` rows at a time.
+    /// Re-seals every envelope that is not a v2 envelope under the primary key (older keys,
+    /// and v1 envelopes, which do not bind the owner), `batch_size` rows at a time.
     /// Resumable: an interrupted pass leaves finished rows under the primary key, and the next
     /// call only reads rows still stale. Each row is replaced by compare-and-swap, so a
     /// concurrent update is never overwritten.
@@ -91,11 +105,26 @@ impl<B: RecordBackend> Vault<B> {
     /// A storage error. Rows finished before the error stay finished.
     #[tracing::instrument(skip(self))]
     pub async fn rotate(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::OlderKeys, batch_size, Mode::Write)
+        self.rotate_with_progress(batch_size, |_| {}).await
+    }
+
+    /// [`Vault::rotate`], calling `on_batch` after each batch with the report so far
+    /// (cumulative over the whole call), e.g. to move a progress bar whose total is
+    /// [`PendingReencryption::older_keys`] from [`Vault::pending_reencryption`].
+    ///
+    /// # Errors
+    /// As [`Vault::rotate`].
+    #[tracing::instrument(skip(self, on_batch))]
+    pub async fn rotate_with_progress(
+        &self,
+        batch_size: usize,
+        on_batch: impl FnMut(&ReencryptReport) + Send,
+    ) -> Result<ReencryptReport, StoreError> {
+        self.reencrypt(Target::OlderKeys, batch_size, Mode::Write, on_batch)
             .await
     }
 
-    /// Re-seals every legacy Web Crypto ciphertext as a v1 envelope under the primary key,
+    /// Re-seals every legacy Web Crypto ciphertext as a v2 envelope under the primary key,
     /// with the same batching, resumability and compare-and-swap as [`Vault::rotate`].
     ///
     /// Rows that do not open are skipped and counted as for [`Vault::rotate`].
@@ -104,8 +133,52 @@ impl<B: RecordBackend> Vault<B> {
     /// [`StoreError::Decrypt`] when no legacy decryptor is configured, or a storage error.
     #[tracing::instrument(skip(self))]
     pub async fn migrate_legacy(&self, batch_size: usize) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::Legacy, batch_size, Mode::Write)
+        self.migrate_legacy_with_progress(batch_size, |_| {}).await
+    }
+
+    /// [`Vault::migrate_legacy`], calling `on_batch` after each batch with the report so far
+    /// (cumulative), for a progress bar whose total is [`PendingReencryption::legacy`].
+    ///
+    /// # Errors
+    /// As [`Vault::migrate_legacy`].
+    #[tracing::instrument(skip(self, on_batch))]
+    pub async fn migrate_legacy_with_progress(
+        &self,
+        batch_size: usize,
+        on_batch: impl FnMut(&ReencryptReport) + Send,
+    ) -> Result<ReencryptReport, StoreError> {
+        self.reencrypt(Target::Legacy, batch_size, Mode::Write, on_batch)
             .await
+    }
+
+    /// How many rows [`Vault::rotate`] and [`Vault::migrate_legacy`] would visit now (the
+    /// totals for their progress callbacks). Reads every stale row once, writes nothing.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub async fn pending_reencryption(&self) -> Result<PendingReencryption, StoreError> {
+        let primary = self.keyring().primary_id().clone();
+        Ok(PendingReencryption {
+            older_keys: self
+                .count_stale_rows(&Staleness::SealedUnderOtherKey(primary))
+                .await?,
+            legacy: self.count_stale_rows(&Staleness::Legacy).await?,
+        })
+    }
+
+    async fn count_stale_rows(&self, stale: &Staleness) -> Result<u64, StoreError> {
+        const PAGE: usize = 1_000;
+        let mut count = 0;
+        for table in [Table::Accounts, Table::Sessions] {
+            let mut after = None;
+            loop {
+                let rows = self.backend.stale_rows(table, stale, after, PAGE).await?;
+                let Some(last) = rows.last() else { break };
+                after = Some(last.account_id);
+                count += rows.len() as u64;
+            }
+        }
+        Ok(count)
     }
 
     /// What [`Vault::migrate_legacy`] would do, without writing: the rows and ciphertexts it
@@ -119,7 +192,7 @@ impl<B: RecordBackend> Vault<B> {
         &self,
         batch_size: usize,
     ) -> Result<ReencryptReport, StoreError> {
-        self.reencrypt(Target::Legacy, batch_size, Mode::DryRun)
+        self.reencrypt(Target::Legacy, batch_size, Mode::DryRun, |_| {})
             .await
     }
 
@@ -128,6 +201,7 @@ impl<B: RecordBackend> Vault<B> {
         target: Target,
         batch_size: usize,
         mode: Mode,
+        mut on_batch: impl FnMut(&ReencryptReport) + Send,
     ) -> Result<ReencryptReport, StoreError> {
         let limit = batch_size.max(1);
         let mut report = ReencryptReport::default();
@@ -168,6 +242,12 @@ impl<B: RecordBackend> Vault<B> {
                             lost_races += 1;
                         }
                     }
+                    // A later pass meets the rows an earlier one found unreadable again.
+                    report.unreadable = report.unreadable.max(unreadable);
+                    on_batch(&ReencryptReport {
+                        conflicts: report.conflicts + lost_races,
+                        ..report
+                    });
                 }
             }
             report.conflicts += lost_races;
@@ -204,6 +284,7 @@ impl<B: RecordBackend> Vault<B> {
             }
             let place = Place {
                 account: row.account_id,
+                user: row.user_id,
                 broker: row.broker,
                 field,
             };

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::account::{AccountId, AccountStatus, BrokerAccount, UserId};
 use crate::backend::RecordBackend;
 use crate::claim::{Claim, ClaimOutcome};
-use crate::envelope::{DecryptError, Field, Place, V1_PREFIX};
+use crate::envelope::{DecryptError, Field, Place, is_envelope};
 use crate::error::StoreError;
 use crate::keyring::{Keyring, KeyringError};
 use crate::legacy::LegacyDecryptor;
@@ -88,7 +88,7 @@ impl<B: RecordBackend> Vault<B> {
         Ok(())
     }
 
-    /// Opens one stored ciphertext: a v1 envelope with the keyring, anything else with the
+    /// Opens one stored ciphertext: an envelope with the keyring, anything else with the
     /// legacy decryptor when one is configured.
     pub(crate) fn open_field(
         &self,
@@ -96,7 +96,7 @@ impl<B: RecordBackend> Vault<B> {
         place: &Place,
         ciphertext: &str,
     ) -> Result<SecretString, StoreError> {
-        let opened = if ciphertext.starts_with(V1_PREFIX) {
+        let opened = if is_envelope(ciphertext) {
             keyring.open(place, ciphertext)
         } else {
             self.legacy
@@ -115,7 +115,7 @@ impl<B: RecordBackend> Vault<B> {
     fn open_stored(
         &self,
         keyring: &Keyring,
-        account: AccountId,
+        (account, user): (AccountId, UserId),
         broker: BrokerKind,
         fields: &SealedFields,
         field: Field,
@@ -127,6 +127,7 @@ impl<B: RecordBackend> Vault<B> {
                     keyring,
                     &Place {
                         account,
+                        user,
                         broker,
                         field,
                     },
@@ -159,7 +160,7 @@ impl<B: RecordBackend> Vault<B> {
 /// Seals each present secret for its place under the primary key.
 fn seal_fields<'a>(
     keyring: &Keyring,
-    account: AccountId,
+    (account, user): (AccountId, UserId),
     broker: BrokerKind,
     secrets: impl IntoIterator<Item = (Field, Option<&'a SecretString>)>,
 ) -> Result<SealedFields, StoreError> {
@@ -168,6 +169,7 @@ fn seal_fields<'a>(
         let Some(secret) = secret else { continue };
         let place = Place {
             account,
+            user,
             broker,
             field,
         };
@@ -181,7 +183,7 @@ fn seal_fields<'a>(
 
 fn seal_credentials(
     keyring: &Keyring,
-    account: AccountId,
+    account: (AccountId, UserId),
     credentials: &BrokerCredentials,
 ) -> Result<SealedFields, StoreError> {
     let broker = credentials.kind();
@@ -212,9 +214,9 @@ impl<B: RecordBackend> Vault<B> {
     fn open_credentials(&self, record: &AccountRecord) -> Result<BrokerCredentials, StoreError> {
         let keyring = self.keyring();
         let account = record.account.id;
+        let owner = (account, record.account.user_id);
         let broker = record.account.broker;
-        let open =
-            |field: Field| self.open_stored(&keyring, account, broker, &record.secrets, field);
+        let open = |field: Field| self.open_stored(&keyring, owner, broker, &record.secrets, field);
         let require = |field: Field| -> Result<SecretString, StoreError> {
             open(field)?.ok_or(StoreError::MissingField { account, field })
         };
@@ -253,7 +255,7 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
         credentials: &BrokerCredentials,
     ) -> Result<BrokerAccount, StoreError> {
         let account = BrokerAccount::new(user, credentials.kind());
-        let secrets = seal_credentials(&self.keyring(), account.id, credentials)?;
+        let secrets = seal_credentials(&self.keyring(), (account.id, user), credentials)?;
         let record = AccountRecord { account, secrets };
         self.backend
             .insert_accounts(std::slice::from_ref(&record))
@@ -278,7 +280,7 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
                 given,
             });
         }
-        let secrets = seal_credentials(&self.keyring(), id, credentials)?;
+        let secrets = seal_credentials(&self.keyring(), (id, user), credentials)?;
         self.update(user, id, AccountChange::Secrets(secrets)).await
     }
 
@@ -358,7 +360,7 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
             (Field::RefreshToken, tokens.refresh_token()),
             (Field::FeedToken, tokens.feed_token()),
         ];
-        let sealed = seal_fields(&self.keyring(), id, broker, secrets)?;
+        let sealed = seal_fields(&self.keyring(), (id, user), broker, secrets)?;
         if self
             .backend
             .save_session(user, id, &sealed, tokens.expires_at())
@@ -380,8 +382,9 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
             return Ok(None);
         };
         let keyring = self.keyring();
-        let open =
-            |field: Field| self.open_stored(&keyring, id, record.broker, &record.tokens, field);
+        let open = |field: Field| {
+            self.open_stored(&keyring, (id, user), record.broker, &record.tokens, field)
+        };
         let access = open(Field::AccessToken)?.ok_or(StoreError::MissingField {
             account: id,
             field: Field::AccessToken,

@@ -9,7 +9,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use broker_core::BrokerKind;
 use proptest::prelude::*;
 use secrecy::SecretString;
-use vault::{AccountId, Field, KeyId, KeyMaterial, Keyring, LegacyDecryptor, LegacyFormat, Place};
+use vault::{
+    AccountId, Field, KeyId, KeyMaterial, Keyring, LegacyDecryptor, LegacyFormat, Place, UserId,
+};
 
 fn keyring() -> Keyring {
     Keyring::new(KeyId::new("kid0").unwrap(), &KeyMaterial::generate())
@@ -18,6 +20,7 @@ fn keyring() -> Keyring {
 fn place() -> Place {
     Place {
         account: AccountId::new_random(),
+        user: UserId::new_random(),
         broker: BrokerKind::AngelOne,
         field: Field::Mpin,
     }
@@ -29,6 +32,9 @@ fn column_text() -> impl Strategy<Value = String> {
     let bytes = proptest::collection::vec(any::<u8>(), 0..96);
     prop_oneof![
         any::<String>(),
+        bytes
+            .clone()
+            .prop_map(|raw| format!("v2.kid0.{}", URL_SAFE_NO_PAD.encode(raw))),
         bytes
             .clone()
             .prop_map(|raw| format!("v1.kid0.{}", URL_SAFE_NO_PAD.encode(raw))),
@@ -45,7 +51,7 @@ fn column_text() -> impl Strategy<Value = String> {
             STANDARD.encode(iv),
             STANDARD.encode(ct)
         )),
-        "[v1.:=A-Za-z0-9+/_-]{0,120}",
+        "[v12.:=A-Za-z0-9+/_-]{0,120}",
     ]
 }
 

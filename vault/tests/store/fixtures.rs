@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::Executor;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;
-use vault::{FileBackend, KeyId, KeyMaterial, Keyring, PostgresBackend, Vault};
+use vault::{AccountId, FileBackend, KeyId, KeyMaterial, Keyring, PostgresBackend, UserId, Vault};
 
 /// Eight digits, so it cannot turn up by chance in the ids and timestamps of a log line.
 pub const MPIN: &str = "48317265";
@@ -81,6 +81,37 @@ pub fn exposed_session(tokens: &SessionTokens) -> (String, Option<String>, Optio
         tokens.refresh_token().map(expose),
         tokens.feed_token().map(expose),
     )
+}
+
+/// What someone with write access to the storage (not to the keys) can do: give a row to
+/// another user, behind the vault's back.
+#[async_trait::async_trait]
+pub trait MoveRow {
+    async fn move_to_user(&self, account: AccountId, new_owner: UserId);
+}
+
+#[async_trait::async_trait]
+impl MoveRow for FileBackend {
+    async fn move_to_user(&self, account: AccountId, new_owner: UserId) {
+        let path = self.dir().join(vault::file::DATA_FILE);
+        let mut data: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        data["accounts"][account.to_string()]["user_id"] = new_owner.to_string().into();
+        std::fs::write(&path, data.to_string()).unwrap();
+    }
+}
+
+#[async_trait::async_trait]
+impl MoveRow for PostgresBackend {
+    async fn move_to_user(&self, account: AccountId, new_owner: UserId) {
+        let moved = sqlx::query("UPDATE broker_accounts SET user_id = $1 WHERE id = $2")
+            .bind(new_owner.as_uuid())
+            .bind(account.as_uuid())
+            .execute(self.pool())
+            .await
+            .unwrap();
+        assert_eq!(moved.rows_affected(), 1);
+    }
 }
 
 /// A vault over a fresh file directory.

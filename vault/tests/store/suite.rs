@@ -19,7 +19,7 @@ use vault::{
 };
 
 use crate::fixtures::{
-    MPIN, TOTP_SECRET, angel_one, exposed, exposed_session, key_id, session, zerodha,
+    MPIN, MoveRow, TOTP_SECRET, angel_one, exposed, exposed_session, key_id, session, zerodha,
 };
 
 /// Expands to one `#[tokio::test]` per behaviour, each on a fresh store from `$fixture`.
@@ -35,7 +35,7 @@ macro_rules! store_behaviours {
             due_for_run_lists_auto_execute_accounts_across_users_except_disabled,
             sessions_round_trip_with_their_expiry_and_can_be_cleared,
             deleting_an_account_removes_its_session,
-            stored_rows_hold_only_v1_envelopes,
+            stored_rows_hold_only_v2_envelopes,
             ciphertexts_swapped_between_accounts_or_fields_are_rejected,
             a_wrong_key_is_rejected,
             opening_with_a_keyring_that_lacks_a_used_key_is_refused,
@@ -43,7 +43,10 @@ macro_rules! store_behaviours {
             an_interrupted_rotation_resumes_where_it_stopped,
             an_update_between_rotations_read_and_swap_is_kept,
             one_tampered_row_does_not_stop_rotation,
-            legacy_ciphertexts_are_readable_then_migrated_to_v1,
+            legacy_ciphertexts_are_readable_then_migrated_to_v2,
+            rotation_and_migration_report_progress_per_batch,
+            a_row_moved_to_another_user_does_not_open_for_them,
+            rotation_reseals_v1_envelopes_as_v2_under_the_same_key,
             debug_output_never_shows_secrets,
             logs_never_contain_secrets,
             every_status_is_stored,
@@ -335,7 +338,7 @@ pub async fn deleting_an_account_removes_its_session<B: RecordBackend>(vault: &V
     assert!(rows.unwrap().is_empty());
 }
 
-pub async fn stored_rows_hold_only_v1_envelopes<B: RecordBackend>(vault: &Vault<B>) {
+pub async fn stored_rows_hold_only_v2_envelopes<B: RecordBackend>(vault: &Vault<B>) {
     let owner = user();
     let credentials = angel_one("PLAIN");
     let id = vault.create_account(owner, &credentials).await.unwrap().id;
@@ -349,7 +352,7 @@ pub async fn stored_rows_hold_only_v1_envelopes<B: RecordBackend>(vault: &Vault<
     let tokens = vault.backend().session(owner, id).await.unwrap().unwrap();
     assert_eq!(tokens.tokens.iter().count(), 3);
     for (field, ciphertext) in stored.into_iter().chain(tokens.tokens.iter()) {
-        assert!(ciphertext.starts_with("v1.kid0."), "{field}: {ciphertext}");
+        assert!(ciphertext.starts_with("v2.kid0."), "{field}: {ciphertext}");
         assert!(!ciphertext.contains("PLAIN") && !ciphertext.contains(TOTP_SECRET));
     }
 }
@@ -824,30 +827,223 @@ fn web_crypto_seal(key: &[u8; 32], plaintext: &str) -> String {
     STANDARD.encode([iv.as_slice(), &sealed].concat())
 }
 
-pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBackend + Clone>(
+/// Stores one Zerodha account per tag for `owner`, its key and secret sealed by the legacy
+/// platform under `legacy_key`, as the platform's table holds them.
+async fn insert_legacy_accounts<'a, B: RecordBackend>(
     vault: &Vault<B>,
-) {
-    let legacy_key = [0x5a; 32];
-    let owner = user();
+    legacy_key: &[u8; 32],
+    owner: UserId,
+    tags: &[&'a str],
+) -> Vec<(AccountId, &'a str)> {
     let mut ids = Vec::new();
-    for tag in ["L1", "L2", "L3"] {
+    for tag in tags {
         let mut secrets = SealedFields::new();
         secrets.insert(
             Field::ApiKey,
-            web_crypto_seal(&legacy_key, &format!("kiteKEY{tag}")),
+            web_crypto_seal(legacy_key, &format!("kiteKEY{tag}")),
         );
         secrets.insert(
             Field::ApiSecret,
-            web_crypto_seal(&legacy_key, &format!("kiteSECRET{tag}")),
+            web_crypto_seal(legacy_key, &format!("kiteSECRET{tag}")),
         );
         let account = BrokerAccount::new(owner, BrokerKind::Zerodha);
-        ids.push((account.id, tag));
+        ids.push((account.id, *tag));
         vault
             .backend()
             .insert_accounts(&[AccountRecord { account, secrets }])
             .await
             .unwrap();
     }
+    ids
+}
+
+fn legacy_decryptor(legacy_key: &[u8; 32]) -> LegacyDecryptor {
+    LegacyDecryptor::from_base64_key(
+        &STANDARD.encode(legacy_key).into(),
+        LegacyFormat::ConcatenatedBase64,
+    )
+    .unwrap()
+}
+
+/// Giving a row to another user in the storage (SQL `UPDATE ... SET user_id`, or an edit of the
+/// store file) does not give them its credentials or session: v2 envelopes bind the owner.
+pub async fn a_row_moved_to_another_user_does_not_open_for_them<B: RecordBackend + MoveRow>(
+    vault: &Vault<B>,
+) {
+    let (owner, thief) = (user(), user());
+    let id = vault
+        .create_account(owner, &angel_one("MOVED"))
+        .await
+        .unwrap()
+        .id;
+    vault
+        .save_session(owner, id, &session("MOVED"))
+        .await
+        .unwrap();
+    vault.backend().move_to_user(id, thief).await;
+    assert!(vault.account(thief, id).await.unwrap().is_some());
+    let error = vault.credentials(thief, id).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::Decrypt { account, .. } if account == id),
+        "{error}"
+    );
+    assert!(matches!(
+        vault.session(thief, id).await.unwrap_err(),
+        StoreError::Decrypt { .. }
+    ));
+    // Given back, it opens again.
+    vault.backend().move_to_user(id, owner).await;
+    let opened = vault.credentials(owner, id).await.unwrap();
+    assert_eq!(exposed(&opened), exposed(&angel_one("MOVED")));
+}
+
+/// A version 1 envelope, built by hand from its documented layout: it binds the account,
+/// broker, field and key id, not the owner.
+fn v1_envelope(
+    key: &[u8; 32],
+    key_id: &str,
+    account: AccountId,
+    field: Field,
+    text: &str,
+) -> String {
+    let mut aad = b"broker-vault/v1".to_vec();
+    let account = account.as_uuid();
+    for part in [
+        &account.as_bytes()[..],
+        BrokerKind::Zerodha.as_str().as_bytes(),
+        field.as_str().as_bytes(),
+        key_id.as_bytes(),
+    ] {
+        aad.push(u8::try_from(part.len()).unwrap());
+        aad.extend_from_slice(part);
+    }
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let sealed = Aes256Gcm::new_from_slice(key)
+        .unwrap()
+        .encrypt(
+            &nonce,
+            aes_gcm::aead::Payload {
+                msg: text.as_bytes(),
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    let payload = [nonce.as_slice(), &sealed].concat();
+    format!(
+        "v1.{key_id}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
+    )
+}
+
+/// Rows written before owners were bound (v1 envelopes) still open; `rotate` re-seals them as
+/// v2 even though they are already under the primary key, and from then on moving the row to
+/// another user makes it unreadable.
+pub async fn rotation_reseals_v1_envelopes_as_v2_under_the_same_key<B: RecordBackend + MoveRow>(
+    vault: &Vault<B>,
+) {
+    let key = [0x3c; 32];
+    let material = KeyMaterial::from_base64("kidv1", &STANDARD.encode(key).into()).unwrap();
+    vault.add_primary_key(key_id("kidv1"), &material).unwrap();
+    let (owner, thief) = (user(), user());
+    let account = BrokerAccount::new(owner, BrokerKind::Zerodha);
+    let id = account.id;
+    let mut secrets = SealedFields::new();
+    for (field, text) in [
+        (Field::ApiKey, "kiteKEYold"),
+        (Field::ApiSecret, "kiteSECRETold"),
+    ] {
+        secrets.insert(field, v1_envelope(&key, "kidv1", id, field, text));
+    }
+    vault
+        .backend()
+        .insert_accounts(&[AccountRecord { account, secrets }])
+        .await
+        .unwrap();
+    assert_eq!(
+        exposed(&vault.credentials(owner, id).await.unwrap()),
+        exposed(&zerodha("old"))
+    );
+    assert_eq!(vault.pending_reencryption().await.unwrap().older_keys, 1);
+
+    let report = vault.rotate(10).await.unwrap();
+    assert_eq!((report.rows, report.fields), (1, 2), "{report:?}");
+    let record = vault.backend().account(owner, id).await.unwrap().unwrap();
+    assert!(
+        record
+            .secrets
+            .iter()
+            .all(|(_, text)| text.starts_with("v2.kidv1.")),
+        "{:?}",
+        record.secrets
+    );
+    assert_eq!(
+        exposed(&vault.credentials(owner, id).await.unwrap()),
+        exposed(&zerodha("old"))
+    );
+    assert_eq!(vault.rotate(10).await.unwrap().rows, 0);
+
+    vault.backend().move_to_user(id, thief).await;
+    assert!(matches!(
+        vault.credentials(thief, id).await.unwrap_err(),
+        StoreError::Decrypt { .. }
+    ));
+}
+
+/// The progress callbacks see the cumulative report after every batch, and the pending counts
+/// are the totals they reach.
+pub async fn rotation_and_migration_report_progress_per_batch<B: RecordBackend + Clone>(
+    vault: &Vault<B>,
+) {
+    // 5 account rows and 2 session rows (accounts 0 and 3).
+    populate(vault, 5).await;
+    let legacy_key = [0x6b; 32];
+    insert_legacy_accounts(vault, &legacy_key, user(), &["P1", "P2", "P3"]).await;
+    let pending = vault.pending_reencryption().await.unwrap();
+    assert_eq!((pending.older_keys, pending.legacy), (0, 3), "{pending:?}");
+
+    vault
+        .add_primary_key(key_id("kid1"), &KeyMaterial::generate())
+        .unwrap();
+    let pending = vault.pending_reencryption().await.unwrap();
+    assert_eq!((pending.older_keys, pending.legacy), (7, 3), "{pending:?}");
+
+    let mut seen = Vec::new();
+    let report = vault
+        .rotate_with_progress(2, |so_far| seen.push((so_far.rows, so_far.fields)))
+        .await
+        .unwrap();
+    // Accounts in batches of 2, 2 and 1, then both sessions in one batch; account order is by
+    // (random) id, so only the totals of fields are known: 3 Angel One x 5, 2 Zerodha x 2,
+    // 2 sessions x 3.
+    let rows: Vec<u64> = seen.iter().map(|(rows, _)| *rows).collect();
+    assert_eq!(rows, [2, 4, 5, 7], "{seen:?}");
+    assert!(
+        seen.windows(2).all(|pair| pair[0].1 < pair[1].1),
+        "{seen:?}"
+    );
+    assert_eq!(report.fields, 3 * 5 + 2 * 2 + 2 * 3);
+    assert_eq!(seen.last().copied(), Some((report.rows, report.fields)));
+    assert_eq!(report.rows, pending.older_keys);
+    assert_eq!(vault.pending_reencryption().await.unwrap().older_keys, 0);
+
+    let migrating = Vault::new(vault.backend().clone(), (*vault.keyring()).clone())
+        .with_legacy(legacy_decryptor(&legacy_key));
+    let mut rows_seen = Vec::new();
+    let report = migrating
+        .migrate_legacy_with_progress(2, |so_far| rows_seen.push(so_far.rows))
+        .await
+        .unwrap();
+    assert_eq!(rows_seen, [2, 3]);
+    assert_eq!((report.rows, report.fields), (3, 6));
+    assert_eq!(vault.pending_reencryption().await.unwrap().legacy, 0);
+}
+
+pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v2<B: RecordBackend + Clone>(
+    vault: &Vault<B>,
+) {
+    let legacy_key = [0x5a; 32];
+    let owner = user();
+    let ids = insert_legacy_accounts(vault, &legacy_key, owner, &["L1", "L2", "L3"]).await;
     let v1_account = vault
         .create_account(owner, &zerodha("V1"))
         .await
@@ -860,13 +1056,8 @@ pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBacken
         StoreError::Decrypt { .. }
     ));
 
-    let legacy = LegacyDecryptor::from_base64_key(
-        &STANDARD.encode(legacy_key).into(),
-        LegacyFormat::ConcatenatedBase64,
-    )
-    .unwrap();
-    let migrating =
-        Vault::new(vault.backend().clone(), (*vault.keyring()).clone()).with_legacy(legacy);
+    let migrating = Vault::new(vault.backend().clone(), (*vault.keyring()).clone())
+        .with_legacy(legacy_decryptor(&legacy_key));
     for (id, tag) in &ids {
         let opened = migrating.credentials(owner, *id).await.unwrap();
         assert_eq!(exposed(&opened), exposed(&zerodha(tag)));
@@ -895,7 +1086,7 @@ pub async fn legacy_ciphertexts_are_readable_then_migrated_to_v1<B: RecordBacken
             record
                 .secrets
                 .iter()
-                .all(|(_, text)| text.starts_with("v1.kid0."))
+                .all(|(_, text)| text.starts_with("v2.kid0."))
         );
     }
     let untouched = vault.credentials(owner, v1_account).await.unwrap();
@@ -1014,6 +1205,7 @@ pub async fn logs_never_contain_secrets<B: RecordBackend>(vault: &Vault<B>) {
         "refreshLOGGED",
         "feedLOGGED",
         "v1.kid",
+        "v2.kid",
     ] {
         assert!(!printed.contains(secret), "{secret} leaked in {printed}");
     }

@@ -135,6 +135,6 @@ async fn node_encrypted_rows_are_migrated_to_v1_envelopes() {
         record
             .secrets
             .iter()
-            .all(|(_, text)| text.starts_with("v1."))
+            .all(|(_, text)| text.starts_with("v2."))
     );
 }
