@@ -71,6 +71,7 @@ fn records(keyring: &Keyring) -> Vec<AccountRecord> {
             for (field, value) in values {
                 let place = Place {
                     account: account.id,
+                    user: account.user_id,
                     broker: account.broker,
                     field,
                 };

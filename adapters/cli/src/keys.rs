@@ -1,6 +1,5 @@
 //! `brokerctl keys`: generate, status, rotate.
 
-use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -11,7 +10,7 @@ use vault::{KeyId, KeyMaterial, Keyring, RecordBackend, Vault};
 
 use crate::context::{Globals, Store, on_vault};
 use crate::failure::{EXIT_INCOMPLETE, EXIT_KEY, EXIT_RUNTIME, Failure, Outcome};
-use crate::output::{Progress, print_json, track};
+use crate::output::{Progress, print_json};
 
 /// `brokerctl keys …`
 #[derive(Debug, clap::Subcommand)]
@@ -208,15 +207,6 @@ async fn status(globals: &Globals, count: bool) -> Outcome {
     Ok(())
 }
 
-/// Ciphertexts sealed under another key than `primary`.
-fn stale(counts: &BTreeMap<String, u64>, primary: &KeyId) -> u64 {
-    counts
-        .iter()
-        .filter(|(id, _)| id.as_str() != primary.as_str())
-        .map(|(_, count)| count)
-        .sum()
-}
-
 async fn rotate(globals: &Globals, id: Option<&str>, batch: usize, remove_old: bool) -> Outcome {
     let path = keys_file(globals)?;
     let keyring = Keyring::from_file(path)?;
@@ -241,21 +231,21 @@ async fn rotate(globals: &Globals, id: Option<&str>, batch: usize, remove_old: b
 
 /// Starts a rotation (with `id`) or finishes the one under way, showing progress; the number
 /// of unreadable rows left.
-async fn reseal<B: RecordBackend + 'static>(
-    vault: &std::sync::Arc<Vault<B>>,
+async fn reseal<B: RecordBackend>(
+    vault: &Vault<B>,
     path: &Path,
     id: Option<&str>,
     batch: usize,
     json: bool,
 ) -> Outcome<u64> {
     let primary = vault.keyring().primary_id().clone();
-    let pending = stale(&vault.backend().ciphertexts_per_key().await?, &primary);
+    let pending = vault.pending_reencryption().await?.older_keys;
     match id {
         Some(id) if pending > 0 && id != primary.as_str() => {
             return Err(Failure::new(
                 EXIT_KEY,
                 format!(
-                    "the rotation to {} is unfinished ({pending} ciphertexts under older keys): run `brokerctl keys rotate` without --id to finish it first",
+                    "the rotation to {} is unfinished ({pending} row(s) still to re-seal under it): run `brokerctl keys rotate` without --id to finish it first",
                     primary.as_str()
                 ),
             ));
@@ -296,21 +286,14 @@ async fn reseal<B: RecordBackend + 'static>(
         _ => {}
     }
     let primary = vault.keyring().primary_id().clone();
-    let total = stale(&vault.backend().ciphertexts_per_key().await?, &primary);
-    let worker = {
-        let vault = std::sync::Arc::clone(vault);
-        tokio::spawn(async move { vault.rotate(batch).await })
-    };
-    let report = track(
-        Progress::new("re-sealed ciphertexts", total),
-        worker,
-        || async {
-            let counts = vault.backend().ciphertexts_per_key().await.ok()?;
-            Some(total.saturating_sub(stale(&counts, &primary)))
-        },
-        |report| report.fields,
-    )
-    .await?;
+    let total = vault.pending_reencryption().await?.older_keys;
+    let mut progress = Progress::new("re-sealed rows", total);
+    let report = vault
+        .rotate_with_progress(batch, |so_far| {
+            progress.set(so_far.rows + so_far.unreadable);
+        })
+        .await?;
+    progress.finish(report.rows + report.unreadable);
     if json {
         print_json(&serde_json::json!({
             "primary": primary.as_str(),

@@ -1,12 +1,10 @@
 //! `brokerctl import-legacy`: the platform's Web Crypto ciphertexts re-sealed into the vault.
 
-use std::sync::Arc;
-
 use vault::{LegacyDecryptor, LegacyFormat, RecordBackend, ReencryptReport, Vault};
 
 use crate::context::{Globals, Store};
 use crate::failure::{EXIT_KEY, Failure, Outcome};
-use crate::output::{Progress, print_json, track};
+use crate::output::{Progress, print_json};
 use crate::secrets::SecretSource;
 
 /// How the legacy platform laid out its ciphertexts.
@@ -56,9 +54,9 @@ pub async fn run(globals: &Globals, options: ImportLegacy) -> Outcome {
     }
 }
 
-async fn import<B: RecordBackend + 'static>(
+async fn import<B: RecordBackend>(
     globals: &Globals,
-    vault: &Arc<Vault<B>>,
+    vault: &Vault<B>,
     options: &ImportLegacy,
 ) -> Outcome {
     let counted = vault.migrate_legacy_dry_run(options.batch).await?;
@@ -75,28 +73,14 @@ async fn import<B: RecordBackend + 'static>(
     if options.dry_run {
         return Ok(());
     }
-    let sealed_before = sealed(vault).await?;
-    let worker = {
-        let vault = Arc::clone(vault);
-        let batch = options.batch;
-        tokio::spawn(async move { vault.migrate_legacy(batch).await })
-    };
-    let moved = track(
-        Progress::new("moved ciphertexts", counted.fields),
-        worker,
-        || async {
-            let now = sealed(vault).await.ok()?;
-            Some(now.saturating_sub(sealed_before))
-        },
-        |moved| moved.fields,
-    )
-    .await?;
+    let mut progress = Progress::new("moved rows", counted.rows + counted.unreadable);
+    let moved = vault
+        .migrate_legacy_with_progress(options.batch, |so_far| {
+            progress.set(so_far.rows + so_far.unreadable);
+        })
+        .await?;
+    progress.finish(moved.rows + moved.unreadable);
     report(globals, "moved", &moved)
-}
-
-/// v1 ciphertexts in the store.
-async fn sealed<B: RecordBackend>(vault: &Vault<B>) -> Outcome<u64> {
-    Ok(vault.backend().ciphertexts_per_key().await?.values().sum())
 }
 
 fn report(globals: &Globals, what: &str, report: &ReencryptReport) -> Outcome {

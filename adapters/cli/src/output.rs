@@ -41,38 +41,6 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// How often a long task's progress is read back from the store.
-const PROGRESS_POLL: Duration = Duration::from_millis(200);
-
-/// Waits for `task` while `done` reads how far it got (from the store, so that progress needs
-/// no hook in the task), showing it on `progress`; finishes the bar with `finished` of the
-/// task's answer.
-///
-/// # Errors
-/// The task's own failure, or a runtime failure when it panicked.
-pub async fn track<T, E, F>(
-    mut progress: Progress,
-    task: tokio::task::JoinHandle<Result<T, E>>,
-    mut done: impl FnMut() -> F,
-    finished: impl FnOnce(&T) -> u64,
-) -> Outcome<T>
-where
-    Failure: From<E>,
-    F: std::future::Future<Output = Option<u64>>,
-{
-    while !task.is_finished() {
-        tokio::time::sleep(PROGRESS_POLL).await;
-        if let Some(count) = done().await {
-            progress.set(count);
-        }
-    }
-    let answer = task
-        .await
-        .map_err(|error| Failure::runtime(format!("{} task: {error}", progress.what)))??;
-    progress.finish(finished(&answer));
-    Ok(answer)
-}
-
 /// Progress of a long command: a bar on a terminal; otherwise a plain line on standard error
 /// at most every half second (for logs and scripts).
 pub struct Progress {

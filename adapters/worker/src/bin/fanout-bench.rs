@@ -241,6 +241,7 @@ async fn bench(args: Args) -> Result<(), String> {
         for (field, value) in values {
             let place = Place {
                 account: account.id,
+                user: account.user_id,
                 broker,
                 field,
             };
