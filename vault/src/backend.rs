@@ -1,7 +1,7 @@
 //! Where sealed records are kept. A backend never sees a plaintext secret: [`crate::Vault`]
 //! seals before writing and opens after reading.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -121,6 +121,22 @@ pub trait RecordBackend: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the read fails.
     async fn ciphertexts_per_key(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+
+    /// Records legacy placement digests (see [`crate::Vault::record_legacy_placements`]); already
+    /// recorded ones are kept. Returns how many were new.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the write fails.
+    async fn record_legacy_placements(&self, digests: &[String]) -> Result<u64, StoreError>;
+
+    /// Which of `digests` are recorded legacy placements.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the read fails.
+    async fn recorded_legacy_placements(
+        &self,
+        digests: &[String],
+    ) -> Result<BTreeSet<String>, StoreError>;
 
     /// Claims `name` for `holder` until `until`, atomically: granted when it is free, lapsed
     /// at `now`, or already `holder`'s (then renewed); otherwise the current claim.

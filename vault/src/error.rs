@@ -44,6 +44,17 @@ pub enum StoreError {
         /// The opaque cause.
         source: DecryptError,
     },
+    /// A legacy ciphertext is not where the legacy table held it when it was adopted (copied
+    /// from another row or column, or added later): it is refused, never opened or migrated.
+    #[error(
+        "field {field} of account {account} holds a legacy ciphertext that was not in this place when the legacy table was adopted; it is refused"
+    )]
+    LegacyNotInPlace {
+        /// The account.
+        account: AccountId,
+        /// The field.
+        field: Field,
+    },
     /// A secret could not be sealed.
     #[error("field {field} could not be encrypted")]
     Encrypt {
@@ -118,6 +129,12 @@ pub enum StoreError {
     /// A database operation failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An existing `broker_accounts` table is not one the vault can adopt; nothing was changed.
+    #[error("the existing broker_accounts table cannot be adopted: {detail}")]
+    UnadoptableTable {
+        /// What is wrong.
+        detail: String,
+    },
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

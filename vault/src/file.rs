@@ -10,7 +10,7 @@
 //! - A file that does not parse stops the backend with [`StoreError::Corrupt`]; it is never
 //!   truncated or overwritten.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -57,6 +57,9 @@ struct StoreData {
     /// Absent from files written before claims existed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     claims: BTreeMap<String, Claim>,
+    /// Where legacy ciphertexts sat when adopted (digests); absent when there were none.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    legacy_placements: BTreeSet<String>,
 }
 
 impl StoreData {
@@ -620,6 +623,31 @@ impl RecordBackend for FileBackend {
                 *counts.entry(key_id.to_owned()).or_insert(0) += 1;
             }
             counts
+        })
+        .await
+    }
+
+    async fn record_legacy_placements(&self, digests: &[String]) -> Result<u64, StoreError> {
+        let digests = digests.to_vec();
+        self.write(move |data| {
+            let before = data.legacy_placements.len();
+            data.legacy_placements.extend(digests);
+            let added = (data.legacy_placements.len() - before) as u64;
+            (added, added > 0)
+        })
+        .await
+    }
+
+    async fn recorded_legacy_placements(
+        &self,
+        digests: &[String],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let digests = digests.to_vec();
+        self.read(move |data| {
+            digests
+                .into_iter()
+                .filter(|digest| data.legacy_placements.contains(digest))
+                .collect()
         })
         .await
     }

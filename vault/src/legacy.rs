@@ -3,7 +3,11 @@
 //! associated data. They open here until [`crate::Vault::migrate_legacy`] re-seals them as v2
 //! envelopes.
 //!
-//! Without associated data a legacy ciphertext is not bound to its place, so migrate soon.
+//! Without associated data a legacy ciphertext is not bound to its place: anyone who can write
+//! the table could copy one into another user's row. So the vault records where each legacy
+//! ciphertext sits when the legacy table is adopted ([`crate::Vault::record_legacy_placements`],
+//! run by the Postgres migration that adopts the platform's table), as a digest of (account id,
+//! owner, field, ciphertext), and opens or migrates a legacy ciphertext only in that place.
 
 use std::fmt;
 
@@ -14,7 +18,8 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
 
-use crate::envelope::{DecryptError, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
+use crate::account::{AccountId, UserId};
+use crate::envelope::{DecryptError, Field, NONCE_BYTES, TAG_BYTES, secret_from_utf8};
 use crate::keyring::{KEY_BYTES, KeyringError};
 
 /// Characters of a hex-encoded 12-byte IV.
@@ -61,6 +66,30 @@ fn decode_key_text(text: &str) -> Option<Vec<u8>> {
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|engine| engine.decode(text).ok())
+}
+
+/// The digest recording that `ciphertext` sat in `field` of `account`, owned by `user`, when the
+/// legacy table was adopted: lower-case hex SHA-256 of
+/// `broker-vault/legacy-placement\n<account>\n<user>\n<field>\n<ciphertext>` (UUIDs in
+/// their hyphenated lower-case form, the field by its storage name).
+pub(crate) fn placement_digest(
+    account: AccountId,
+    user: UserId,
+    field: Field,
+    ciphertext: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!("broker-vault/legacy-placement\n{account}\n{user}\n{field}\n{ciphertext}");
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The digest of a legacy ciphertext's text alone, recorded next to its place so that the same
+/// ciphertext is never recorded in a second place: lower-case hex SHA-256 of
+/// `broker-vault/legacy-ciphertext\n<ciphertext>`.
+pub(crate) fn ciphertext_digest(ciphertext: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!("broker-vault/legacy-ciphertext\n{ciphertext}");
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// How the legacy key is named in errors.

@@ -27,6 +27,6 @@ pub use postgres::PostgresBackend;
 pub use record::{
     AccountChange, AccountRecord, SealedFields, SealedRow, SessionRecord, Staleness, Table,
 };
-pub use rotation::{PendingReencryption, ReencryptReport};
+pub use rotation::{LegacyPlacements, PendingReencryption, ReencryptReport};
 pub use store::CredentialStore;
 pub use vault::Vault;

@@ -1,7 +1,7 @@
 //! The Postgres backend: tables `broker_accounts` and `broker_sessions` (see
 //! `migrations/`), runtime-checked queries, every per-account query scoped by user id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use async_trait::async_trait;
@@ -23,6 +23,22 @@ use crate::record::{
 
 /// The embedded schema migrations.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The migration that creates `broker_accounts` and `broker_sessions`; adopting the platform's
+/// table does its work and records it as applied.
+const CREATE_TABLES_VERSION: i64 = 20261128000001;
+
+/// Extends the platform's `broker_accounts` table in place (see the file's comments).
+const ADOPT_PLATFORM_TABLE: &str = include_str!("../sql/adopt_platform_broker_accounts.sql");
+
+/// Columns the platform's table must have to be adopted.
+const PLATFORM_COLUMNS: [&str; 5] = [
+    "id",
+    "user_id",
+    "broker",
+    "api_key_encrypted",
+    "api_secret_encrypted",
+];
 
 /// The account columns other than secrets.
 const ACCOUNT_COLUMNS: &str = "id, user_id, broker, host(egress_ip) AS egress_ip, auto_execute, \
@@ -85,17 +101,120 @@ impl PostgresBackend {
     /// Uses an existing pool (e.g. one whose connections set a `search_path`) and applies the
     /// embedded migrations.
     ///
+    /// When the schema already holds the platform's own `broker_accounts` table (Supabase,
+    /// with `user_id`, `api_key_encrypted`, `api_secret_encrypted` and columns of its own) and
+    /// the vault's migrations never ran there, the table is adopted in place: every row and
+    /// column is kept, the vault's columns (`client_id_encrypted`, `mpin_encrypted`,
+    /// `totp_secret_encrypted`, `egress_ip`, `auto_execute`, `status`, `updated_at`) and
+    /// `broker_sessions` are added, the migrations run as usual (closing the table to
+    /// Supabase's client roles), and the place of every legacy ciphertext is recorded
+    /// ([`crate::Vault::record_legacy_placements`]). [`crate::Vault::migrate_legacy`] then
+    /// re-seals the legacy values in place.
+    ///
     /// # Errors
-    /// [`StoreError::Migration`] when a migration fails.
+    /// [`StoreError::Migration`] when a migration fails, [`StoreError::UnadoptableTable`]
+    /// when an existing `broker_accounts` lacks a column the platform's has or names a broker
+    /// the vault does not know (nothing is changed then), [`StoreError::Database`].
     pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        let adopted = adopt_platform_table(&pool).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let backend = Self { pool };
+        if adopted {
+            let placements = crate::rotation::record_legacy_placements(&backend).await?;
+            tracing::info!(
+                recorded = placements.recorded,
+                duplicated = placements.duplicated,
+                "adopted the platform's broker_accounts table"
+            );
+        }
+        Ok(backend)
     }
 
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Adopts the platform's `broker_accounts` when it is there and the vault's migrations have not
+/// created theirs; whether it did. One transaction, under an advisory lock so that two
+/// processes starting at once do not both adopt.
+async fn adopt_platform_table(pool: &PgPool) -> Result<bool, StoreError> {
+    use sqlx::migrate::Migrate;
+    let mut transaction = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('broker-vault/adopt-platform-table'))")
+        .execute(&mut *transaction)
+        .await?;
+    let (table_exists, migrations_exist): (bool, bool) = sqlx::query_as(
+        "SELECT to_regclass('broker_accounts') IS NOT NULL, \
+                to_regclass('_sqlx_migrations') IS NOT NULL",
+    )
+    .fetch_one(&mut *transaction)
+    .await?;
+    if !table_exists {
+        return Ok(false);
+    }
+    if migrations_exist {
+        let created_by_vault: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM _sqlx_migrations WHERE version = $1)")
+                .bind(CREATE_TABLES_VERSION)
+                .fetch_one(&mut *transaction)
+                .await?;
+        if created_by_vault {
+            return Ok(false);
+        }
+    }
+    let unadoptable = |detail: String| StoreError::UnadoptableTable { detail };
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT attname::text FROM pg_attribute \
+         WHERE attrelid = 'broker_accounts'::regclass AND attnum > 0 AND NOT attisdropped",
+    )
+    .fetch_all(&mut *transaction)
+    .await?;
+    if let Some(missing) = PLATFORM_COLUMNS
+        .iter()
+        .find(|wanted| !columns.iter().any(|column| column == *wanted))
+    {
+        return Err(unadoptable(format!(
+            "it has no column {missing} (the platform's table has id, user_id, broker, \
+             api_key_encrypted and api_secret_encrypted)"
+        )));
+    }
+    // The brokers the vault's own table accepts (its CHECK constraint).
+    let known: Vec<&str> = [BrokerKind::AngelOne, BrokerKind::Zerodha, BrokerKind::Paper]
+        .iter()
+        .map(|broker| broker.as_str())
+        .collect();
+    let unknown: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT broker FROM broker_accounts WHERE broker <> ALL($1) ORDER BY 1 LIMIT 10",
+    )
+    .bind(&known)
+    .fetch_all(&mut *transaction)
+    .await?;
+    if !unknown.is_empty() {
+        return Err(unadoptable(format!(
+            "rows name broker(s) {unknown:?}; the vault knows {known:?}: update those rows first"
+        )));
+    }
+    sqlx::raw_sql(ADOPT_PLATFORM_TABLE)
+        .execute(&mut *transaction)
+        .await?;
+    let create_tables = MIGRATOR
+        .iter()
+        .find(|migration| migration.version == CREATE_TABLES_VERSION)
+        .ok_or_else(|| invalid("the migration creating broker_accounts is not embedded"))?;
+    transaction.ensure_migrations_table().await?;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, 0)",
+    )
+    .bind(create_tables.version)
+    .bind(create_tables.description.as_ref())
+    .bind(create_tables.checksum.as_ref())
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(true)
 }
 
 fn invalid(detail: impl Into<String>) -> StoreError {
@@ -488,6 +607,29 @@ impl RecordBackend for PostgresBackend {
             *counts.entry(key_id).or_insert(0) += u64::try_from(ciphertexts).unwrap_or_default();
         }
         Ok(counts)
+    }
+
+    async fn record_legacy_placements(&self, digests: &[String]) -> Result<u64, StoreError> {
+        let recorded = sqlx::query(
+            "INSERT INTO legacy_placements (digest) SELECT unnest($1::text[]) \
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digests)
+        .execute(&self.pool)
+        .await?;
+        Ok(recorded.rows_affected())
+    }
+
+    async fn recorded_legacy_placements(
+        &self,
+        digests: &[String],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let recorded: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM legacy_placements WHERE digest = ANY($1)")
+                .bind(digests)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(recorded.into_iter().collect())
     }
 
     async fn claim(

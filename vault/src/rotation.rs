@@ -1,10 +1,14 @@
 //! Key rotation and legacy migration: re-sealing stored ciphertexts under the primary key in
 //! batches, while reads keep working (every key of the ring still opens its envelopes).
 
+use std::collections::BTreeMap;
+
+use crate::account::{AccountId, UserId};
 use crate::backend::RecordBackend;
-use crate::envelope::Place;
+use crate::envelope::{Field, Place};
 use crate::error::StoreError;
 use crate::keyring::{KeyId, KeyMaterial, Keyring};
+use crate::legacy::{ciphertext_digest, placement_digest};
 use crate::record::{SealedFields, SealedRow, Staleness, Table};
 use crate::vault::Vault;
 
@@ -26,8 +30,25 @@ pub struct ReencryptReport {
     /// sealed under a lost key); each is logged with its account id. They keep their key in
     /// use, so [`Vault::remove_key`] still refuses until they are repaired or deleted.
     pub unreadable: u64,
+    /// Rows left as they were because a legacy ciphertext in them is not where the legacy
+    /// table held it when it was adopted (copied from another row or column): refused, never
+    /// re-sealed as this row's. Each is logged with its account id.
+    pub misplaced: u64,
     /// Rounds over the tables.
     pub passes: u32,
+}
+
+/// What [`Vault::record_legacy_placements`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyPlacements {
+    /// Legacy ciphertexts whose place was recorded now (already recorded ones are not
+    /// counted).
+    pub recorded: u64,
+    /// Legacy ciphertexts not recorded because they sit in more than one place (a copy cannot
+    /// be told from its original, so neither will open or migrate), or because an earlier call
+    /// recorded them in another place.
+    pub duplicated: u64,
 }
 
 /// How much re-encryption work the store holds: rows, in both tables, that
@@ -167,18 +188,44 @@ impl<B: RecordBackend> Vault<B> {
     }
 
     async fn count_stale_rows(&self, stale: &Staleness) -> Result<u64, StoreError> {
-        const PAGE: usize = 1_000;
-        let mut count = 0;
-        for table in [Table::Accounts, Table::Sessions] {
-            let mut after = None;
-            loop {
-                let rows = self.backend.stale_rows(table, stale, after, PAGE).await?;
-                let Some(last) = rows.last() else { break };
-                after = Some(last.account_id);
-                count += rows.len() as u64;
-            }
+        Ok(all_stale_rows(&self.backend, stale).await?.len() as u64)
+    }
+
+    /// Records where every legacy ciphertext sits now (account, owner, field), so that only a
+    /// value still in its place opens or migrates; a legacy value later copied into another
+    /// row or column is refused ([`StoreError::LegacyNotInPlace`], and counted in
+    /// [`ReencryptReport::misplaced`]). A ciphertext found in more than one place is recorded
+    /// nowhere. Run it once, when the legacy table is adopted and before anyone else may write
+    /// it; [`crate::PostgresBackend`] runs it itself when it adopts the platform's table.
+    /// Places recorded before are kept.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub async fn record_legacy_placements(&self) -> Result<LegacyPlacements, StoreError> {
+        record_legacy_placements(&self.backend).await
+    }
+
+    /// The first legacy field of `fields` (of `account`, owned by `user`) that is not where
+    /// the legacy table held it when adopted.
+    pub(crate) async fn misplaced_legacy_field(
+        &self,
+        (account, user): (AccountId, UserId),
+        fields: &SealedFields,
+    ) -> Result<Option<Field>, StoreError> {
+        let legacy: Vec<(Field, String)> = fields
+            .iter()
+            .filter(|(_, text)| Staleness::Legacy.matches(text))
+            .map(|(field, text)| (field, placement_digest(account, user, field, text)))
+            .collect();
+        if legacy.is_empty() {
+            return Ok(None);
         }
-        Ok(count)
+        let digests: Vec<String> = legacy.iter().map(|(_, digest)| digest.clone()).collect();
+        let recorded = self.backend.recorded_legacy_placements(&digests).await?;
+        Ok(legacy
+            .into_iter()
+            .find(|(_, digest)| !recorded.contains(digest))
+            .map(|(field, _)| field))
     }
 
     /// What [`Vault::migrate_legacy`] would do, without writing: the rows and ciphertexts it
@@ -214,6 +261,7 @@ impl<B: RecordBackend> Vault<B> {
             };
             let mut lost_races = 0;
             let mut unreadable = 0;
+            let mut misplaced = 0;
             for table in [Table::Accounts, Table::Sessions] {
                 let mut after = None;
                 loop {
@@ -221,6 +269,17 @@ impl<B: RecordBackend> Vault<B> {
                     let Some(last) = rows.last() else { break };
                     after = Some(last.account_id);
                     for row in &rows {
+                        if target == Target::Legacy {
+                            let owner = (row.account_id, row.user_id);
+                            if let Some(field) =
+                                self.misplaced_legacy_field(owner, &row.fields).await?
+                            {
+                                let account = row.account_id;
+                                tracing::warn!(%account, %field, "legacy migration refused a ciphertext that is not in its adopted place");
+                                misplaced += 1;
+                                continue;
+                            }
+                        }
                         let (fields, resealed) = match self.reseal(&keyring, row, &stale) {
                             Ok(resealed) => resealed,
                             // One bad row must not stop everyone's rotation. (Without a legacy
@@ -244,6 +303,7 @@ impl<B: RecordBackend> Vault<B> {
                     }
                     // A later pass meets the rows an earlier one found unreadable again.
                     report.unreadable = report.unreadable.max(unreadable);
+                    report.misplaced = report.misplaced.max(misplaced);
                     on_batch(&ReencryptReport {
                         conflicts: report.conflicts + lost_races,
                         ..report
@@ -253,6 +313,7 @@ impl<B: RecordBackend> Vault<B> {
             report.conflicts += lost_races;
             // Every pass meets the same unreadable rows again: count them once.
             report.unreadable = unreadable;
+            report.misplaced = misplaced;
             if lost_races == 0 {
                 break;
             }
@@ -262,6 +323,7 @@ impl<B: RecordBackend> Vault<B> {
             fields = report.fields,
             conflicts = report.conflicts,
             unreadable = report.unreadable,
+            misplaced = report.misplaced,
             "re-encryption pass done"
         );
         Ok(report)
@@ -297,4 +359,76 @@ impl<B: RecordBackend> Vault<B> {
         }
         Ok((fields, resealed))
     }
+}
+
+/// Every row of both tables with a ciphertext matching `stale`.
+async fn all_stale_rows<B: RecordBackend + ?Sized>(
+    backend: &B,
+    stale: &Staleness,
+) -> Result<Vec<SealedRow>, StoreError> {
+    const PAGE: usize = 1_000;
+    let mut all = Vec::new();
+    for table in [Table::Accounts, Table::Sessions] {
+        let mut after = None;
+        loop {
+            let rows = backend.stale_rows(table, stale, after, PAGE).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.account_id);
+            all.extend(rows);
+        }
+    }
+    Ok(all)
+}
+
+/// See [`Vault::record_legacy_placements`]. Besides each value's place, the digest of its
+/// text is recorded, so that a later call never records a known ciphertext in a new place
+/// (say a copy left behind after its original was migrated).
+pub(crate) async fn record_legacy_placements<B: RecordBackend + ?Sized>(
+    backend: &B,
+) -> Result<LegacyPlacements, StoreError> {
+    let rows = all_stale_rows(backend, &Staleness::Legacy).await?;
+    let values: Vec<(&str, String, String)> = rows
+        .iter()
+        .flat_map(|row| {
+            row.fields
+                .iter()
+                .filter(|(_, text)| Staleness::Legacy.matches(text))
+                .map(|(field, text)| {
+                    let place = placement_digest(row.account_id, row.user_id, field, text);
+                    (text, place, ciphertext_digest(text))
+                })
+        })
+        .collect();
+    let mut places_per_text: BTreeMap<&str, u64> = BTreeMap::new();
+    for (text, _, _) in &values {
+        *places_per_text.entry(text).or_default() += 1;
+    }
+    let known: Vec<String> = values
+        .iter()
+        .flat_map(|(_, place, text)| [place.clone(), text.clone()])
+        .collect();
+    let known = backend.recorded_legacy_placements(&known).await?;
+    let (recordable, refused): (Vec<_>, Vec<_>) =
+        values.into_iter().partition(|(text, place, text_digest)| {
+            places_per_text.get(text) == Some(&1)
+                && (known.contains(place) || !known.contains(text_digest))
+        });
+    let digests: Vec<String> = recordable
+        .into_iter()
+        .flat_map(|(_, place, text)| [place, text])
+        .collect();
+    // Two digests per value.
+    let recorded = backend.record_legacy_placements(&digests).await? / 2;
+    let placements = LegacyPlacements {
+        recorded,
+        duplicated: refused.len() as u64,
+    };
+    if placements.duplicated > 0 {
+        tracing::warn!(
+            duplicated = placements.duplicated,
+            "legacy ciphertexts found in more than one place: none of their places recorded"
+        );
+    }
+    tracing::info!(recorded = placements.recorded, "legacy placements recorded");
+    Ok(placements)
 }

@@ -149,6 +149,26 @@ impl<B: RecordBackend> Vault<B> {
             .ok_or(StoreError::AccountNotFound { account: id })
     }
 
+    /// Refuses, before anything is opened, a legacy ciphertext that is not where the legacy
+    /// table held it when adopted (only checked while a legacy decryptor is configured: without
+    /// one no legacy ciphertext opens at all).
+    async fn refuse_misplaced_legacy(
+        &self,
+        owner: (AccountId, UserId),
+        fields: &SealedFields,
+    ) -> Result<(), StoreError> {
+        if self.legacy.is_none() {
+            return Ok(());
+        }
+        match self.misplaced_legacy_field(owner, fields).await? {
+            Some(field) => Err(StoreError::LegacyNotInPlace {
+                account: owner.0,
+                field,
+            }),
+            None => Ok(()),
+        }
+    }
+
     async fn existing(&self, user: UserId, id: AccountId) -> Result<AccountRecord, StoreError> {
         self.backend
             .account(user, id)
@@ -307,6 +327,8 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
         id: AccountId,
     ) -> Result<BrokerCredentials, StoreError> {
         let record = self.existing(user, id).await?;
+        self.refuse_misplaced_legacy((id, record.account.user_id), &record.secrets)
+            .await?;
         self.open_credentials(&record)
     }
 
@@ -381,6 +403,8 @@ impl<B: RecordBackend> CredentialStore for Vault<B> {
         let Some(record) = self.backend.session(user, id).await? else {
             return Ok(None);
         };
+        self.refuse_misplaced_legacy((id, user), &record.tokens)
+            .await?;
         let keyring = self.keyring();
         let open = |field: Field| {
             self.open_stored(&keyring, (id, user), record.broker, &record.tokens, field)

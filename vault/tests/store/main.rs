@@ -8,5 +8,6 @@ mod fixtures;
 mod suite;
 
 mod file_backend;
+mod platform_table;
 mod postgres_backend;
 mod webcrypto;

@@ -87,7 +87,7 @@ async fn tables_are_closed_to_supabase_client_roles() {
     let backend = vault::PostgresBackend::connect_in_schema(&url, &schema)
         .await
         .unwrap();
-    for table in ["broker_accounts", "broker_sessions"] {
+    for table in ["broker_accounts", "broker_sessions", "legacy_placements"] {
         let qualified = format!("{schema}.{table}");
         let (row_security, anon, authenticated, public): (bool, bool, bool, bool) =
             sqlx::query_as(

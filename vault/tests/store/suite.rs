@@ -45,6 +45,7 @@ macro_rules! store_behaviours {
             one_tampered_row_does_not_stop_rotation,
             legacy_ciphertexts_are_readable_then_migrated_to_v2,
             rotation_and_migration_report_progress_per_batch,
+            a_legacy_value_copied_into_another_users_row_is_refused_not_laundered,
             a_row_moved_to_another_user_does_not_open_for_them,
             rotation_reseals_v1_envelopes_as_v2_under_the_same_key,
             debug_output_never_shows_secrets,
@@ -719,6 +720,15 @@ impl<B: RecordBackend> RecordBackend for SwapControl<'_, B> {
     async fn release_claim(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
         self.inner.release_claim(name, holder).await
     }
+    async fn record_legacy_placements(&self, digests: &[String]) -> Result<u64, StoreError> {
+        self.inner.record_legacy_placements(digests).await
+    }
+    async fn recorded_legacy_placements(
+        &self,
+        digests: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        self.inner.recorded_legacy_placements(digests).await
+    }
     async fn claims(
         &self,
         prefix: &str,
@@ -828,7 +838,8 @@ fn web_crypto_seal(key: &[u8; 32], plaintext: &str) -> String {
 }
 
 /// Stores one Zerodha account per tag for `owner`, its key and secret sealed by the legacy
-/// platform under `legacy_key`, as the platform's table holds them.
+/// platform under `legacy_key`, as the platform's table holds them, and adopts them (records
+/// their places).
 async fn insert_legacy_accounts<'a, B: RecordBackend>(
     vault: &Vault<B>,
     legacy_key: &[u8; 32],
@@ -854,6 +865,9 @@ async fn insert_legacy_accounts<'a, B: RecordBackend>(
             .await
             .unwrap();
     }
+    // The legacy table is adopted as it stands now.
+    let placements = vault.record_legacy_placements().await.unwrap();
+    assert_eq!(placements.duplicated, 0);
     ids
 }
 
@@ -987,6 +1001,90 @@ pub async fn rotation_reseals_v1_envelopes_as_v2_under_the_same_key<B: RecordBac
         vault.credentials(thief, id).await.unwrap_err(),
         StoreError::Decrypt { .. }
     ));
+}
+
+/// With the legacy key loaded, a legacy ciphertext copied (after adoption) into another user's
+/// row neither opens there nor is re-sealed as theirs: it is refused and counted, while the
+/// original migrates. A value that sat in two places at adoption is recorded in neither.
+pub async fn a_legacy_value_copied_into_another_users_row_is_refused_not_laundered<
+    B: RecordBackend + Clone,
+>(
+    vault: &Vault<B>,
+) {
+    let legacy_key = [0x7e; 32];
+    let (victim, thief) = (user(), user());
+    let victim_ids = insert_legacy_accounts(vault, &legacy_key, victim, &["VICTIM"]).await;
+    let thief_ids = insert_legacy_accounts(vault, &legacy_key, thief, &["THIEF"]).await;
+    let (victim_id, thief_id) = (victim_ids[0].0, thief_ids[0].0);
+    let backend = vault.backend();
+    let stolen = backend
+        .account(victim, victim_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secrets;
+    backend
+        .update_account(thief, thief_id, &AccountChange::Secrets(stolen.clone()))
+        .await
+        .unwrap();
+
+    let migrating = Vault::new(backend.clone(), (*vault.keyring()).clone())
+        .with_legacy(legacy_decryptor(&legacy_key));
+    let error = migrating.credentials(thief, thief_id).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::LegacyNotInPlace { account, .. } if account == thief_id),
+        "{error}"
+    );
+    assert!(
+        !error
+            .to_string()
+            .contains(stolen.get(Field::ApiKey).unwrap())
+    );
+    let dry_run = migrating.migrate_legacy_dry_run(10).await.unwrap();
+    assert_eq!((dry_run.rows, dry_run.misplaced), (1, 1), "{dry_run:?}");
+    let report = migrating.migrate_legacy(10).await.unwrap();
+    assert_eq!((report.rows, report.misplaced), (1, 1), "{report:?}");
+
+    // The victim's own row migrated; the copy was not re-sealed as the thief's.
+    let opened = vault.credentials(victim, victim_id).await.unwrap();
+    assert_eq!(exposed(&opened), exposed(&zerodha("VICTIM")));
+    let thiefs = backend.account(thief, thief_id).await.unwrap().unwrap();
+    assert_eq!(thiefs.secrets, stolen);
+    assert!(migrating.credentials(thief, thief_id).await.is_err());
+    assert_eq!(vault.pending_reencryption().await.unwrap().legacy, 1);
+
+    // Adopting again records neither the copy (its original was recorded elsewhere) nor a
+    // ciphertext that sits in two places now: in both rows.
+    let mut twice = SealedFields::new();
+    twice.insert(Field::ApiKey, web_crypto_seal(&legacy_key, "kiteKEYtwice"));
+    twice.insert(
+        Field::ApiSecret,
+        web_crypto_seal(&legacy_key, "kiteSECRETtwice"),
+    );
+    let mut copies = Vec::new();
+    for _ in 0..2 {
+        let account = BrokerAccount::new(user(), BrokerKind::Zerodha);
+        copies.push((account.user_id, account.id));
+        backend
+            .insert_accounts(&[AccountRecord {
+                account,
+                secrets: twice.clone(),
+            }])
+            .await
+            .unwrap();
+    }
+    let placements = vault.record_legacy_placements().await.unwrap();
+    assert_eq!(
+        (placements.recorded, placements.duplicated),
+        (0, 2 + 4),
+        "{placements:?}"
+    );
+    for (owner, id) in copies {
+        assert!(matches!(
+            migrating.credentials(owner, id).await.unwrap_err(),
+            StoreError::LegacyNotInPlace { .. }
+        ));
+    }
 }
 
 /// The progress callbacks see the cumulative report after every batch, and the pending counts
