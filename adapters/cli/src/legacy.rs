@@ -3,7 +3,7 @@
 use vault::{LegacyDecryptor, LegacyFormat, RecordBackend, ReencryptReport, Vault};
 
 use crate::context::{Globals, Store};
-use crate::failure::{EXIT_KEY, Failure, Outcome};
+use crate::failure::{EXIT_INCOMPLETE, EXIT_KEY, Failure, Outcome};
 use crate::output::{Progress, print_json};
 use crate::secrets::SecretSource;
 
@@ -36,7 +36,9 @@ pub struct ImportLegacy {
 }
 
 /// Runs `import-legacy`: always a dry run first; then, unless `--dry-run`, the real run.
-/// Nothing is moved when any legacy row does not open with the key (a wrong key).
+/// Nothing is moved when any legacy row does not open with the key (a wrong key). Rows whose
+/// legacy values are not in their adopted place are refused by the vault (counted as
+/// misplaced; exit 6); only values recorded when the platform's table was adopted move.
 pub async fn run(globals: &Globals, options: ImportLegacy) -> Outcome {
     let mut secrets = options.secrets.read(&["legacy_key"])?;
     let layout = match options.layout {
@@ -71,7 +73,7 @@ async fn import<B: RecordBackend>(
         ));
     }
     if options.dry_run {
-        return Ok(());
+        return misplaced(&counted);
     }
     let mut progress = Progress::new("moved rows", counted.rows + counted.unreadable);
     let moved = vault
@@ -80,7 +82,23 @@ async fn import<B: RecordBackend>(
         })
         .await?;
     progress.finish(moved.rows + moved.unreadable);
-    report(globals, "moved", &moved)
+    report(globals, "moved", &moved)?;
+    misplaced(&moved)
+}
+
+/// Rows refused because a legacy value in them is not where the platform's table held it
+/// when it was adopted (copied from another row or column): left as they were, exit 6.
+fn misplaced(report: &ReencryptReport) -> Outcome {
+    if report.misplaced == 0 {
+        return Ok(());
+    }
+    Err(Failure::new(
+        EXIT_INCOMPLETE,
+        format!(
+            "{} row(s) hold a legacy value that is not where the adopted table held it: refused and left as they were",
+            report.misplaced
+        ),
+    ))
 }
 
 fn report(globals: &Globals, what: &str, report: &ReencryptReport) -> Outcome {
@@ -90,11 +108,12 @@ fn report(globals: &Globals, what: &str, report: &ReencryptReport) -> Outcome {
             "rows": report.rows,
             "ciphertexts": report.fields,
             "unreadable": report.unreadable,
+            "misplaced": report.misplaced,
         }));
     }
     println!(
-        "{what}: {} row(s), {} ciphertext(s); {} row(s) do not open",
-        report.rows, report.fields, report.unreadable
+        "{what}: {} row(s), {} ciphertext(s); {} row(s) do not open, {} misplaced",
+        report.rows, report.fields, report.unreadable, report.misplaced
     );
     Ok(())
 }

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use broker_core::BrokerKind;
 use common::*;
 use secrecy::ExposeSecret;
-use vault::{AccountRecord, BrokerAccount, Field, RecordBackend, SealedFields, UserId};
+use vault::{AccountRecord, BrokerAccount, Field, RecordBackend, SealedFields, UserId, Vault};
 
 const LEGACY_ROWS: usize = 5;
 
@@ -55,18 +55,30 @@ async fn import(kind: StoreKind) {
             }
         })
         .collect();
+    // The platform's rows, their places recorded as adoption records them; then a value
+    // copied into another row afterwards (laundering), which must not move.
+    let copied = {
+        let mut secrets = SealedFields::new();
+        secrets.insert(
+            Field::ApiKey,
+            records[0].secrets.get(Field::ApiKey).unwrap().to_owned(),
+        );
+        secrets.insert(Field::ApiSecret, web_crypto(&legacy_key, "copied"));
+        AccountRecord {
+            account: BrokerAccount::new(UserId::new_random(), BrokerKind::Zerodha),
+            secrets,
+        }
+    };
+    let keyring = vault::Keyring::from_file(&env.keys).unwrap();
     match kind {
-        StoreKind::File => vault::FileBackend::open(&env.data)
-            .unwrap()
-            .insert_accounts(&records)
-            .await
-            .unwrap(),
-        StoreKind::Postgres => env
-            .postgres()
-            .await
-            .insert_accounts(&records)
-            .await
-            .unwrap(),
+        StoreKind::File => {
+            let vault = Vault::new(vault::FileBackend::open(&env.data).unwrap(), keyring);
+            adopt(&vault, &records, &copied).await;
+        }
+        StoreKind::Postgres => {
+            let vault = Vault::new(env.postgres().await, keyring);
+            adopt(&vault, &records, &copied).await;
+        }
     }
     let key_line = |key: &[u8]| format!("legacy_key={}\n", hex::encode(key));
 
@@ -83,14 +95,15 @@ async fn import(kind: StoreKind) {
     );
     assert!(env.ciphertexts_per_key().await.is_empty());
 
-    // The dry run counts and writes nothing.
-    let dry = env.json(
-        &["import-legacy", "--dry-run", "--secrets-stdin"],
+    // The dry run counts (the copied value refused: exit 6) and writes nothing.
+    let dry = env.run(
+        &["import-legacy", "--dry-run", "--secrets-stdin", "--json"],
         Some(&key_line(&legacy_key)),
     );
+    assert_eq!(dry.status.code(), Some(6), "{dry:?}");
     assert_eq!(
-        dry,
-        serde_json::json!({"step": "dry run", "rows": 5, "ciphertexts": 10, "unreadable": 0})
+        serde_json::from_slice::<serde_json::Value>(&dry.stdout).unwrap(),
+        serde_json::json!({"step": "dry run", "rows": 5, "ciphertexts": 10, "unreadable": 0, "misplaced": 1})
     );
     assert!(env.ciphertexts_per_key().await.is_empty());
 
@@ -99,11 +112,12 @@ async fn import(kind: StoreKind) {
         &["import-legacy", "--secrets-stdin", "--batch", "2"],
         Some(&key_line(&legacy_key)),
     );
-    assert!(output.status.success(), "{output:?}");
+    assert_eq!(output.status.code(), Some(6), "{output:?}");
+    assert!(stderr(&output).contains("1 row(s) hold a legacy value that is not where"));
     let text = String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(
         text,
-        "dry run: 5 row(s), 10 ciphertext(s); 0 row(s) do not open\nmoved: 5 row(s), 10 ciphertext(s); 0 row(s) do not open\n"
+        "dry run: 5 row(s), 10 ciphertext(s); 0 row(s) do not open, 1 misplaced\nmoved: 5 row(s), 10 ciphertext(s); 0 row(s) do not open, 1 misplaced\n"
     );
     assert!(!all_output(&output).contains(&hex::encode(legacy_key)));
     assert_eq!(env.ciphertexts_per_key().await.get("k1"), Some(&10));
@@ -117,14 +131,35 @@ async fn import(kind: StoreKind) {
         };
         assert_eq!(kite.api_key().expose_secret(), format!("legacyapp{index}"));
     }
-    let again = env.json(
-        &["import-legacy", "--dry-run", "--secrets-stdin"],
+    let again = env.run(
+        &["import-legacy", "--dry-run", "--secrets-stdin", "--json"],
         Some(&key_line(&legacy_key)),
     );
-    assert_eq!(again["rows"], 0);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (again["rows"].as_u64(), again["misplaced"].as_u64()),
+        (Some(0), Some(1))
+    );
     let bad_key = env.run(
         &["import-legacy", "--secrets-stdin"],
         Some("legacy_key=not-a-key!\n"),
     );
     assert_eq!(bad_key.status.code(), Some(3), "{bad_key:?}");
+}
+
+/// What adopting the platform's table does: its rows in place, their legacy values' places
+/// recorded; then `copied` written in by someone else.
+async fn adopt<B: RecordBackend>(
+    vault: &Vault<B>,
+    records: &[AccountRecord],
+    copied: &AccountRecord,
+) {
+    vault.backend().insert_accounts(records).await.unwrap();
+    let placements = vault.record_legacy_placements().await.unwrap();
+    assert_eq!(placements.recorded, 10);
+    vault
+        .backend()
+        .insert_accounts(std::slice::from_ref(copied))
+        .await
+        .unwrap();
 }
