@@ -1,39 +1,46 @@
-//! `brokerctl`: the operator's command line for the broker toolkit.
-//!
-//! Implemented so far: `keys generate` and `keys status`. Key material never appears in
-//! arguments or on the terminal; it is written to (and read from) a keyring file that only its
-//! owner may read, in the vault's `kid:<base64>` format (primary first).
+//! `brokerctl`: the operator's command line for the broker toolkit. It talks to the credential
+//! store directly (the vault, broker-connect and broker-worker libraries); no server is needed.
 //!
 //! ```text
 //! brokerctl keys generate --id k1 --keys-file /etc/broker/keys
-//! brokerctl keys status --keys-file /etc/broker/keys --json
+//! brokerctl --keys-file /etc/broker/keys accounts add --user <uuid> --broker zerodha --secrets-stdin
+//! brokerctl --keys-file /etc/broker/keys --config worker.toml preflight --json
 //! ```
 //!
-//! Exit codes: 0 success, 1 runtime failure (I/O), 2 usage error (from clap),
-//! 3 key error (unreadable, insecure or malformed keyring, or a file that already exists).
+//! Secrets are read from a no-echo prompt, standard input or a file, never from arguments.
+//! Exit codes: 0 success, 1 runtime failure, 2 usage, 3 key problem, 4 not found,
+//! 5 refused (policy, broker, verification), 6 unfinished (key in use, unreadable rows); see
+//! the README.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+mod accounts;
+mod context;
+mod failure;
+mod keys;
+mod legacy;
+mod orders;
+mod output;
+mod runs;
+mod secrets;
+mod sim;
+
 use std::process::ExitCode;
 
+use broker_worker::Slot;
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
-use vault::{KeyId, KeyMaterial, Keyring};
 
-/// Exit code for I/O and other runtime failures.
-const EXIT_RUNTIME: u8 = 1;
-/// Exit code for a key or keyring problem.
-const EXIT_KEY: u8 = 3;
+use crate::context::Globals;
+use crate::failure::Outcome;
 
 #[derive(Parser)]
 #[command(
     name = "brokerctl",
     version,
-    about = "Operate the broker toolkit's vault"
+    about = "Operate the broker toolkit: keys, accounts, orders, runs, simulators"
 )]
 struct Cli {
+    #[command(flatten)]
+    globals: Globals,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,39 +49,48 @@ struct Cli {
 enum Command {
     /// Manage the vault's encryption keys.
     #[command(subcommand)]
-    Keys(KeysCommand),
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Generate a fresh 256-bit key into a new keyring file (mode 600); refuses to overwrite.
-    Generate {
-        /// Id of the new key (e.g. `k1`).
+    Keys(keys::KeysCommand),
+    /// Manage users' broker accounts.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
+    /// The daily Kite login.
+    #[command(subcommand)]
+    Zerodha(accounts::ZerodhaCommand),
+    /// Place, list and cancel orders of one account.
+    #[command(subcommand)]
+    Orders(orders::OrdersCommand),
+    /// Run a slot and read the journal of runs.
+    #[command(subcommand)]
+    Run(runs::RunCommand),
+    /// Who can trade at the next slot and who cannot, and why (logs in and probes; places
+    /// nothing).
+    Preflight {
+        /// The slot (HH:MM IST; default: the next configured one).
         #[arg(long)]
-        id: String,
-        /// Where to write the keyring.
-        #[arg(long, env = "BROKER_KEYS_FILE")]
-        keys_file: PathBuf,
-    },
-    /// Show the keyring's key ids (never the keys), primary first.
-    Status {
-        /// The keyring file to read.
-        #[arg(long, env = "BROKER_KEYS_FILE")]
-        keys_file: PathBuf,
-        /// Print JSON instead of text.
+        slot: Option<Slot>,
+        /// The trading date (default: the next trading day with a slot ahead).
         #[arg(long)]
-        json: bool,
+        date: Option<NaiveDate>,
     },
+    /// Move the platform's Web Crypto ciphertexts into the vault: a dry run with counts first,
+    /// then the real run with the count of rows moved.
+    ImportLegacy(legacy::ImportLegacy),
+    /// Run both broker simulators with demo accounts until Ctrl-C.
+    Sim(sim::SimOptions),
 }
 
-/// A failure with the exit code it maps to.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-fn main() -> ExitCode {
-    match run(Cli::parse()) {
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(&cli.globals, cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("brokerctl: {}", failure.message);
@@ -83,64 +99,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
-        Command::Keys(KeysCommand::Generate { id, keys_file }) => generate(&id, &keys_file),
-        Command::Keys(KeysCommand::Status { keys_file, json }) => status(&keys_file, json),
+async fn run(globals: &Globals, command: Command) -> Outcome {
+    match command {
+        Command::Keys(command) => keys::run(globals, command).await,
+        Command::Accounts(command) => accounts::run(globals, command).await,
+        Command::Zerodha(command) => accounts::run_zerodha(globals, command).await,
+        Command::Orders(command) => orders::run(globals, command).await,
+        Command::Run(command) => runs::run(globals, command).await,
+        Command::Preflight { slot, date } => runs::preflight(globals, slot, date).await,
+        Command::ImportLegacy(options) => legacy::run(globals, options).await,
+        Command::Sim(options) => sim::run(options).await,
     }
-}
-
-fn generate(id: &str, keys_file: &Path) -> Result<(), Failure> {
-    let id = KeyId::new(id).map_err(|error| Failure {
-        code: EXIT_KEY,
-        message: error.to_string(),
-    })?;
-    let key = KeyMaterial::generate();
-    // create_new: an existing keyring is never overwritten (that would lose its keys); mode 600
-    // from the first byte so the key is never readable by others.
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(keys_file)
-        .map_err(|error| Failure {
-            code: if error.kind() == std::io::ErrorKind::AlreadyExists {
-                EXIT_KEY
-            } else {
-                EXIT_RUNTIME
-            },
-            message: format!("cannot create {}: {error}", keys_file.display()),
-        })?;
-    let line = format!("{}:{}\n", id.as_str(), key.to_base64().expose_secret());
-    if let Err(error) = file
-        .write_all(line.as_bytes())
-        .and_then(|()| file.sync_all())
-    {
-        // No half-written keyring left behind.
-        let _ = fs::remove_file(keys_file);
-        return Err(Failure {
-            code: EXIT_RUNTIME,
-            message: format!("cannot write {}: {error}", keys_file.display()),
-        });
-    }
-    println!("generated key {} in {}", id.as_str(), keys_file.display());
-    Ok(())
-}
-
-fn status(keys_file: &Path, json: bool) -> Result<(), Failure> {
-    let keyring = Keyring::from_file(keys_file).map_err(|error| Failure {
-        code: EXIT_KEY,
-        message: error.to_string(),
-    })?;
-    let ids: Vec<&str> = keyring.key_ids().map(KeyId::as_str).collect();
-    if json {
-        let value = serde_json::json!({ "primary": keyring.primary_id().as_str(), "keys": ids });
-        println!("{value}");
-    } else {
-        println!("primary: {}", keyring.primary_id().as_str());
-        for id in ids {
-            println!("key: {id}");
-        }
-    }
-    Ok(())
 }

@@ -33,7 +33,9 @@ pub const WEBHOOK_SECRET_ENV_VAR: &str = "BROKER_WEBHOOK_SECRET";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Where the vault is.
+    /// Where the vault is (`[store]`; not read by callers that open the store themselves,
+    /// such as `brokerctl`).
+    #[serde(default)]
     pub store: StoreConfig,
     /// An append-only journal file; without it the journal is in the vault's Postgres.
     #[serde(default)]
@@ -153,33 +155,24 @@ impl WorkerConfig {
                     ));
                 }
             };
-        let state_key = std::env::var(KITE_STATE_KEY_ENV_VAR)
-            .map_err(|_| ConfigError(format!("{KITE_STATE_KEY_ENV_VAR} is not set")))
-            .and_then(|text| {
-                hex::decode(text.trim())
-                    .map_err(|_| ConfigError(format!("{KITE_STATE_KEY_ENV_VAR} is not hex")))
-            })?;
-        let connector = Connector::new(store, self.connector.clone(), SecretSlice::from(state_key))
+        self.scheduler_over(store, pool, kite_state_key_from_env()?)
             .await
-            .map_err(|error| fail("connector", error))?;
+    }
 
-        self.load_instruments(&connector)?;
-
-        let journal: Arc<dyn Journal> = match (&self.journal_file, &pool) {
-            (Some(path), _) => {
-                Arc::new(FileJournal::open(path).map_err(|error| fail("journal", error))?)
-            }
-            (None, Some(pool)) => Arc::new(
-                PostgresJournal::new(pool.clone())
-                    .await
-                    .map_err(|error| fail("journal", error))?,
-            ),
-            (None, None) => {
-                return Err(ConfigError(
-                    "`journal_file` is required with the file vault".into(),
-                ));
-            }
-        };
+    /// Builds the scheduler over a store the caller opened (the `[store]` section is not
+    /// read): `pool` is the store's Postgres pool, where the journal, intents and claims live
+    /// unless files are configured.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming what could not be opened.
+    pub async fn scheduler_over(
+        &self,
+        store: Arc<dyn CredentialStore>,
+        pool: Option<sqlx::PgPool>,
+        kite_state_key: SecretSlice<u8>,
+    ) -> Result<Scheduler, ConfigError> {
+        let connector = self.connector(store, kite_state_key).await?;
+        let journal = self.journal(pool.as_ref()).await?;
         let intents: Arc<dyn IntentSource> = match (&self.intents_file, &pool) {
             (Some(path), _) => Arc::new(FileIntents::new(path)),
             (None, Some(pool)) => Arc::new(
@@ -228,6 +221,49 @@ impl WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// The connector over `store` with the `[connector]` settings and the instrument masters
+    /// loaded.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the connector cannot start or a master cannot be read.
+    pub async fn connector(
+        &self,
+        store: Arc<dyn CredentialStore>,
+        kite_state_key: SecretSlice<u8>,
+    ) -> Result<Connector, ConfigError> {
+        let connector = Connector::new(store, self.connector.clone(), kite_state_key)
+            .await
+            .map_err(|error| fail("connector", error))?;
+        self.load_instruments(&connector)?;
+        Ok(connector)
+    }
+
+    /// The journal: `journal_file` when set, else the `execution_runs` and `executions` tables
+    /// in `pool`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when it cannot be opened, or when there is neither.
+    pub async fn journal(
+        &self,
+        pool: Option<&sqlx::PgPool>,
+    ) -> Result<Arc<dyn Journal>, ConfigError> {
+        Ok(match (&self.journal_file, pool) {
+            (Some(path), _) => {
+                Arc::new(FileJournal::open(path).map_err(|error| fail("journal", error))?)
+            }
+            (None, Some(pool)) => Arc::new(
+                PostgresJournal::new(pool.clone())
+                    .await
+                    .map_err(|error| fail("journal", error))?,
+            ),
+            (None, None) => {
+                return Err(ConfigError(
+                    "`journal_file` is required with the file vault".into(),
+                ));
+            }
+        })
+    }
+
     /// Loads the instrument masters into the connector: without them every order is refused.
     fn load_instruments(&self, connector: &Connector) -> Result<(), ConfigError> {
         let read = |path: &PathBuf| {
@@ -250,6 +286,18 @@ impl WorkerConfig {
         }
         Ok(())
     }
+}
+
+/// The Kite login `state` key from [`KITE_STATE_KEY_ENV_VAR`] (hex).
+///
+/// # Errors
+/// [`ConfigError`] when it is unset or not hex.
+pub fn kite_state_key_from_env() -> Result<SecretSlice<u8>, ConfigError> {
+    let text = std::env::var(KITE_STATE_KEY_ENV_VAR)
+        .map_err(|_| ConfigError(format!("{KITE_STATE_KEY_ENV_VAR} is not set")))?;
+    hex::decode(text.trim())
+        .map(SecretSlice::from)
+        .map_err(|_| ConfigError(format!("{KITE_STATE_KEY_ENV_VAR} is not hex")))
 }
 
 fn default_worker_id() -> String {

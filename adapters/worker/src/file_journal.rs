@@ -245,6 +245,7 @@ mod tests {
         let reopened = FileJournal::open(&path).unwrap();
         assert_eq!(reopened.open_run(date(), Slot::DEFAULT).await.unwrap(), run);
         assert_eq!(reopened.executions(&run).await.unwrap(), vec![placed]);
+        assert_eq!(reopened.recent_runs(10).await.unwrap(), vec![run.clone()]);
         let other = reopened
             .open_run(date(), Slot::at(9, 20).unwrap())
             .await

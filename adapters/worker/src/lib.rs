@@ -22,6 +22,7 @@ pub use calendar::{CalendarError, Holiday, NSE_2026, TradingCalendar};
 pub use claims::{Claims, SingleProcess};
 pub use config::{
     ConfigError, KITE_STATE_KEY_ENV_VAR, StoreConfig, WEBHOOK_SECRET_ENV_VAR, WorkerConfig,
+    kite_state_key_from_env,
 };
 pub use connector::{ConnectorAccounts, problem_of};
 pub use execute::{place_exactly_once, reconcile, refresh_status, with_order_status};
