@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use broker_connect::{Connector, ConnectorError, Verification};
@@ -16,10 +17,10 @@ use crate::accounts::{AccountProblem, AccountSource, ProblemReason};
 ///
 /// It keeps the brokers pre-flight warmed, with the version (`updated_at`) of the account
 /// record they were built from: at the slot, an account whose record in the run's account
-/// list (read once, at the start of the run) is that same version trades through its warmed
-/// broker, without reading the account from the store again (one query per account, through
-/// a pool of a few connections, all at the slot). Any other account goes through
-/// [`Connector::connect`], which reads it.
+/// list (read once, at the start of the run) is that same version, warmed less than 30
+/// minutes ago, trades through its warmed broker, without reading the account from the store
+/// again (one query per account, through a pool of a few connections, all at the slot). Any
+/// other account goes through [`Connector::connect`], which reads it.
 #[derive(Clone)]
 pub struct ConnectorAccounts {
     connector: Connector,
@@ -30,7 +31,13 @@ pub struct ConnectorAccounts {
 struct Warmed {
     updated_at: DateTime<Utc>,
     broker: Arc<dyn Broker>,
+    at: Instant,
 }
+
+/// How long a warmed broker stands in for the connector: pre-flight runs minutes before its
+/// slot; a broker warmed longer ago (say, yesterday, with a Kite session since expired) is
+/// built again by the connector, which checks the session.
+const WARMED_FOR: Duration = Duration::from_secs(30 * 60);
 
 impl ConnectorAccounts {
     /// Accounts from the connector's store, brokers from the connector.
@@ -100,6 +107,7 @@ impl AccountSource for ConnectorAccounts {
     async fn connect(&self, account: &BrokerAccount) -> Result<Arc<dyn Broker>, AccountProblem> {
         if let Some(warmed) = self.warmed().get(&account.id)
             && warmed.updated_at == account.updated_at
+            && warmed.at.elapsed() < WARMED_FOR
         {
             return Ok(Arc::clone(&warmed.broker));
         }
@@ -136,6 +144,7 @@ impl AccountSource for ConnectorAccounts {
                 Warmed {
                     updated_at: current.updated_at,
                     broker,
+                    at: Instant::now(),
                 },
             );
         }
