@@ -1,25 +1,55 @@
 //! The run's accounts and brokers from broker-connect: the vault's due accounts, each traded
 //! through its own egress address by the [`Connector`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use broker_connect::{Connector, ConnectorError, Verification};
 use broker_core::{Broker, ErrorKind};
-use vault::BrokerAccount;
+use chrono::{DateTime, Utc};
+use vault::{AccountId, BrokerAccount};
 
 use crate::accounts::{AccountProblem, AccountSource, ProblemReason};
 
 /// An [`AccountSource`] over a [`Connector`].
+///
+/// It keeps the brokers pre-flight warmed, with the version (`updated_at`) of the account
+/// record they were built from: at the slot, an account whose record in the run's account
+/// list (read once, at the start of the run) is that same version, warmed less than 30
+/// minutes ago, trades through its warmed broker, without reading the account from the store
+/// again (one query per account, through a pool of a few connections, all at the slot). Any
+/// other account goes through [`Connector::connect`], which reads it.
 #[derive(Clone)]
 pub struct ConnectorAccounts {
     connector: Connector,
+    warmed: Arc<Mutex<HashMap<AccountId, Warmed>>>,
 }
+
+/// A broker warmed at pre-flight, and the version of the account record it was built from.
+struct Warmed {
+    updated_at: DateTime<Utc>,
+    broker: Arc<dyn Broker>,
+    at: Instant,
+}
+
+/// How long a warmed broker stands in for the connector: pre-flight runs minutes before its
+/// slot; a broker warmed longer ago (say, yesterday, with a Kite session since expired) is
+/// built again by the connector, which checks the session.
+const WARMED_FOR: Duration = Duration::from_secs(30 * 60);
 
 impl ConnectorAccounts {
     /// Accounts from the connector's store, brokers from the connector.
     pub fn new(connector: Connector) -> Self {
-        Self { connector }
+        Self {
+            connector,
+            warmed: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn warmed(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, Warmed>> {
+        self.warmed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The connector.
@@ -75,22 +105,57 @@ impl AccountSource for ConnectorAccounts {
     }
 
     async fn connect(&self, account: &BrokerAccount) -> Result<Arc<dyn Broker>, AccountProblem> {
+        if let Some(warmed) = self.warmed().get(&account.id)
+            && warmed.updated_at == account.updated_at
+            && warmed.at.elapsed() < WARMED_FOR
+        {
+            return Ok(Arc::clone(&warmed.broker));
+        }
         self.connector
             .connect(account.user_id, account.id)
             .await
             .map_err(|error| problem_of(&error))
     }
 
+    /// The connector's warm-up (one authenticated call over the account's client), keeping
+    /// the broker for the slot with the version of the account record it was built from.
     async fn warm(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {
-        self.connector
-            .warm(account.user_id, account.id)
+        let (user, id) = (account.user_id, account.id);
+        self.warmed().remove(&id);
+        let broker = self
+            .connector
+            .connect(user, id)
             .await
-            .map_err(|error| problem_of(&error))
+            .map_err(|error| problem_of(&error))?;
+        broker
+            .profile()
+            .await
+            .map_err(|error| problem_of(&ConnectorError::Broker(error)))?;
+        // The record as it is now: verification may have just updated it (its status).
+        let current = self
+            .connector
+            .store()
+            .account(user, id)
+            .await
+            .map_err(|error| problem_of(&ConnectorError::from(error)))?;
+        if let Some(current) = current {
+            self.warmed().insert(
+                id,
+                Warmed {
+                    updated_at: current.updated_at,
+                    broker,
+                    at: Instant::now(),
+                },
+            );
+        }
+        Ok(())
     }
 
     /// The connector's verification: logs in from the egress address and probes the whitelist
     /// by cancelling an order that cannot exist (nothing is placed); sets the account status.
     async fn verify(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {
+        // Until it is warmed again, the account trades (if at all) through the connector.
+        self.warmed().remove(&account.id);
         let verification = self
             .connector
             .verify(account.user_id, account.id)

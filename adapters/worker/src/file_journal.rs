@@ -1,32 +1,45 @@
 //! The journal in an append-only file: one JSON record per line, fsync'd before a write is
 //! acknowledged.
 //!
-//! Writes are group-committed: one writer thread appends every record waiting for it, then
-//! calls `fsync` once for all of them, so ten thousand concurrent `submitting` records cost a
-//! handful of syncs, not ten thousand. A record is acknowledged only after its sync, so a torn
-//! last line (a crash mid-write) was never acknowledged and is dropped when the file is opened.
+//! Writes are group-committed: one writer task appends every record waiting for it, then
+//! calls `fsync` once for all of them (on a blocking thread), so ten thousand concurrent
+//! `submitting` records cost a handful of syncs, not ten thousand. A record is acknowledged
+//! only after its sync, so a torn last line (a crash mid-write) was never acknowledged and is
+//! dropped when the file is opened.
+//!
+//! The writer is a task of the Tokio runtime of the first write (not a thread of its own):
+//! handing a record to it and acknowledging it are task wake-ups inside the runtime, with no
+//! thread woken per record.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{OnceCell, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::journal::{Execution, Journal, JournalError, Run};
 use crate::slots::Slot;
 
-/// One line of the file.
-#[derive(Serialize, Deserialize)]
+/// One line of the file, as read.
+#[derive(Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 enum Line {
     Run(Run),
     Execution(Execution),
+}
+
+/// One line of the file, as written (the same form as [`Line`], borrowed).
+#[derive(Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+enum Record<'a> {
+    Run(&'a Run),
+    Execution(&'a Execution),
 }
 
 /// A record waiting for the writer, and whom to tell once it is durable.
@@ -46,7 +59,9 @@ struct State {
 pub struct FileJournal {
     path: PathBuf,
     state: Arc<Mutex<State>>,
-    writer: mpsc::Sender<Pending>,
+    /// The file, until the writer task takes it at the first write.
+    file: Arc<Mutex<Option<File>>>,
+    writer: Arc<OnceCell<mpsc::UnboundedSender<Pending>>>,
     /// Serialises run creation so that one (date, slot) gets one run.
     run_gate: Arc<tokio::sync::Mutex<()>>,
 }
@@ -104,14 +119,11 @@ impl FileJournal {
                 }
             }
         }
-        let (writer, pending) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("journal-writer".into())
-            .spawn(move || write_batches(file, pending))?;
         Ok(Self {
             path,
             state: Arc::new(Mutex::new(state)),
-            writer,
+            file: Arc::new(Mutex::new(Some(file))),
+            writer: Arc::new(OnceCell::new()),
             run_gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -125,12 +137,26 @@ impl FileJournal {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn append(&self, record: &Line) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(record)
+    async fn append(&self, record: Record<'_>) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(&record)
             .map_err(|error| JournalError::Corrupt(format!("cannot encode a record: {error}")))?;
         line.push(b'\n');
+        let writer = self
+            .writer
+            .get_or_try_init(|| async {
+                let file = self
+                    .file
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                    .ok_or(JournalError::WriterStopped)?;
+                let (writer, pending) = mpsc::unbounded_channel();
+                tokio::spawn(write_batches(file, pending));
+                Ok::<_, JournalError>(writer)
+            })
+            .await?;
         let (done, durable) = oneshot::channel();
-        self.writer
+        writer
             .send(Pending { line, done })
             .map_err(|_| JournalError::WriterStopped)?;
         durable
@@ -140,20 +166,27 @@ impl FileJournal {
     }
 }
 
-/// The writer thread: appends every waiting record, syncs once, acknowledges them all. Stops
-/// at the first failure, since a failed append may leave a partial line behind.
-fn write_batches(mut file: File, pending: mpsc::Receiver<Pending>) {
-    while let Ok(first) = pending.recv() {
+/// The writer task: appends every waiting record, syncs once (on a blocking thread),
+/// acknowledges them all. Stops at the first failure, since a failed append may leave a
+/// partial line behind.
+async fn write_batches(file: File, mut pending: mpsc::UnboundedReceiver<Pending>) {
+    let file = Arc::new(file);
+    while let Some(first) = pending.recv().await {
         let mut batch = vec![first];
-        batch.extend(pending.try_iter());
+        while let Ok(next) = pending.try_recv() {
+            batch.push(next);
+        }
         let mut bytes = Vec::with_capacity(batch.iter().map(|p| p.line.len()).sum());
         for record in &batch {
             bytes.extend_from_slice(&record.line);
         }
-        let outcome = file
-            .write_all(&bytes)
-            .and_then(|()| file.sync_data())
-            .map_err(|error| error.to_string());
+        let file = Arc::clone(&file);
+        let outcome = tokio::task::spawn_blocking(move || {
+            (&*file).write_all(&bytes).and_then(|()| file.sync_data())
+        })
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|written| written.map_err(|error| error.to_string()));
         let failed = outcome.is_err();
         for record in batch {
             // The caller may have gone (its run was cancelled); the record is durable anyway.
@@ -186,7 +219,7 @@ impl Journal for FileJournal {
             slot,
             created_at: Utc::now(),
         };
-        self.append(&Line::Run(run.clone())).await?;
+        self.append(Record::Run(&run)).await?;
         self.lock().runs.insert((trading_date, slot), run.clone());
         Ok(run)
     }
@@ -201,7 +234,7 @@ impl Journal for FileJournal {
     }
 
     async fn record(&self, execution: &Execution) -> Result<(), JournalError> {
-        self.append(&Line::Execution(execution.clone())).await?;
+        self.append(Record::Execution(execution)).await?;
         self.lock()
             .executions
             .entry(execution.run_id)

@@ -89,6 +89,10 @@ struct Scheduled {
     step: Step,
 }
 
+/// Rounds of simultaneous warm-up per egress address in a pre-flight pass (see
+/// [`Scheduler::preflight`]).
+const WARM_ROUNDS: usize = 2;
+
 impl Scheduler {
     /// A scheduler running `runner` at `slots` on the trading days of `calendar`.
     pub fn new(runner: Runner, calendar: TradingCalendar, slots: SlotSettings) -> Self {
@@ -191,9 +195,13 @@ impl Scheduler {
             })
             .collect();
 
-        // The accounts of one egress address are warmed at the same time, so that its client
-        // holds as many open connections per broker as the slot can use at once: no TLS
-        // handshake is left for the slot.
+        // The accounts of one egress address are verified together, then warmed at the same
+        // instant (behind a barrier), so that its client holds one open connection per
+        // account and broker, as many as the slot uses at once: no TLS handshake is left for
+        // the slot. (Warmed one after another, a fast answer would hand its connection to the
+        // next account, and the slot would open the missing ones. Even together, a busy
+        // machine may answer one before the last has asked, so the round is repeated: an
+        // open connection stays open, each round can only add the missing ones.)
         let mut by_address: BTreeMap<Option<std::net::IpAddr>, Vec<BrokerAccount>> =
             BTreeMap::new();
         for account in accounts {
@@ -209,12 +217,32 @@ impl Scheduler {
             let permits = Arc::clone(&permits);
             tasks.spawn(async move {
                 let _permit = permits.acquire().await;
-                let mut warms = tokio::task::JoinSet::new();
+                let mut verifications = tokio::task::JoinSet::new();
                 for account in group {
                     let source = Arc::clone(&source);
+                    verifications.spawn(async move {
+                        let verified = source.verify(&account).await;
+                        (account, verified)
+                    });
+                }
+                let verified = verifications.join_all().await;
+                let ready = verified.iter().filter(|(_, v)| v.is_ok()).count();
+                let together = Arc::new(tokio::sync::Barrier::new(ready));
+                let mut warms = tokio::task::JoinSet::new();
+                for (account, verified) in verified {
+                    let (source, together) = (Arc::clone(&source), Arc::clone(&together));
                     warms.spawn(async move {
-                        let warmed = match source.verify(&account).await {
-                            Ok(()) => source.warm(&account).await,
+                        let warmed = match verified {
+                            Ok(()) => {
+                                let mut warmed = Ok(());
+                                for _ in 0..WARM_ROUNDS {
+                                    together.wait().await;
+                                    if warmed.is_ok() {
+                                        warmed = source.warm(&account).await;
+                                    }
+                                }
+                                warmed
+                            }
                             Err(problem) => Err(problem),
                         };
                         (account, warmed)

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use broker_core::BrokerKind;
@@ -191,6 +192,33 @@ async fn three_tenants(tls: bool) {
     assert_eq!(report.users[&angel_user].placed, 1);
     assert_eq!(report.users[&angel_user].refused, 1);
     assert_eq!(report.users[&expired_user].needs_login, 1);
+
+    // The policy refusal and the expired session sent no order request at all: the angel
+    // account's one placement request is its placed order, the expired account sent none.
+    let angel_placements: Vec<IpAddr> = angel
+        .requests()
+        .into_iter()
+        .filter(|request| request.endpoint == Some(broker_angelone::Endpoint::PlaceOrder))
+        .map(|request| request.peer)
+        .collect();
+    let kite_placements: Vec<IpAddr> = kite
+        .requests()
+        .into_iter()
+        .filter(|request| request.endpoint == Some(broker_zerodha::Endpoint::PlaceOrder))
+        .map(|request| request.peer)
+        .collect();
+    let from = |placements: &[IpAddr], address: &str| {
+        placements
+            .iter()
+            .filter(|peer| **peer == ip(address))
+            .count()
+    };
+    assert_eq!(
+        from(&angel_placements, "127.0.0.51"),
+        1,
+        "{angel_placements:?}"
+    );
+    assert_eq!(kite_placements, vec![ip("127.0.0.53")]);
 
     // The brokers hold exactly the two orders, from each account's own address, tagged.
     let angel_orders = angel.accepted_orders();

@@ -1,5 +1,5 @@
 //! `fanout-bench`: how fast one worker process places one order for each of many accounts
-//! at the slot, against both simulators (in this process), through broker-connect.
+//! at the slot, against both simulators (in a child process), through broker-connect.
 //!
 //! ```text
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -13,11 +13,18 @@
 //! simulator's login page first, then pre-flight warms every session. Every placement waits
 //! `--latency-ms` in the simulator. Printed: time from the slot to the last order
 //! acknowledged (answer journalled), p50 and p99 of each account's delay from the slot, CPU
-//! seconds and peak RSS of the process (simulators included), TLS handshakes after the slot,
-//! and the command line.
+//! seconds and peak RSS of the worker process and, apart, of the simulators' process, TLS
+//! handshakes after the slot, and the command line.
+//!
+//! The simulators run in a child process (this binary again, with `--serve-simulators`), so
+//! that the worker's figures are its own: it prints the simulators' addresses and
+//! certificates as one JSON line, then answers each `stats` line on its standard input with
+//! one JSON line of counters, and stops at the end of its input.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -37,6 +44,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, ValueEnum};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use serde::{Deserialize, Serialize};
 use sqlx::Executor;
 use tokio::sync::Semaphore;
 use vault::{
@@ -70,7 +78,10 @@ struct Args {
     journal: JournalKind,
     /// Postgres for the vault (and the Postgres journal).
     #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    database_url: Option<String>,
+    /// Serve the simulators for a parent `fanout-bench` (see the module docs).
+    #[arg(long, hide = true)]
+    serve_simulators: bool,
 }
 
 const MPIN: &str = "4831";
@@ -100,6 +111,223 @@ fn listen(tls: bool) -> SimListen {
     } else {
         SimListen::loopback()
     }
+}
+
+/// The egress address of account `index`: accounts are spread over the addresses in turn.
+fn address_of(index: usize, addresses: usize) -> IpAddr {
+    address(index % addresses.max(1))
+}
+
+/// Account `index`'s Angel One client (even indexes), the same in both processes.
+struct AngelClient {
+    api_key: String,
+    client_code: String,
+}
+
+impl AngelClient {
+    fn of(index: usize) -> Self {
+        Self {
+            api_key: format!("benchKEY{index}"),
+            client_code: format!("B{index}"),
+        }
+    }
+}
+
+/// Account `index`'s Kite app (odd indexes), the same in both processes.
+struct KiteApp {
+    api_key: String,
+    secret: String,
+    user: String,
+}
+
+impl KiteApp {
+    fn of(index: usize) -> Self {
+        Self {
+            api_key: format!("kite{index}"),
+            secret: format!("kite{index}secret"),
+            user: format!("Z{index}"),
+        }
+    }
+}
+
+/// Where the child's simulators listen, and the certificates to trust (HTTPS).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SimEndpoints {
+    angel_url: String,
+    kite_url: String,
+    kite_login_page: String,
+    certificates: Vec<String>,
+}
+
+/// The child's counters, read before and after the slot.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct SimStats {
+    tls_handshakes: u64,
+    accepted_orders: usize,
+    cpu_seconds: f64,
+    peak_rss_mb: f64,
+}
+
+/// The simulators' process (this binary with `--serve-simulators`), stopped when dropped.
+struct Simulators {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    endpoints: SimEndpoints,
+}
+
+impl Simulators {
+    fn spawn(args: &Args) -> Result<Self, String> {
+        let program = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+        let mut command = Command::new(program);
+        command
+            .arg("--serve-simulators")
+            .args(["--accounts", &args.accounts.to_string()])
+            .args(["--addresses", &args.addresses.to_string()])
+            .args(["--latency-ms", &args.latency_ms.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if args.tls {
+            command.arg("--tls");
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("simulators' process: {e}"))?;
+        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("simulators' process without pipes".into());
+        };
+        let mut simulators = Self {
+            child,
+            input,
+            output: BufReader::new(output),
+            endpoints: SimEndpoints {
+                angel_url: String::new(),
+                kite_url: String::new(),
+                kite_login_page: String::new(),
+                certificates: Vec::new(),
+            },
+        };
+        simulators.endpoints = simulators.read_line()?;
+        Ok(simulators)
+    }
+
+    fn read_line<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, String> {
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .map_err(|e| format!("simulators' process: {e}"))?;
+        serde_json::from_str(&line)
+            .map_err(|e| format!("simulators' process answered {line:?}: {e}"))
+    }
+
+    /// Their counters now (blocks this worker thread for the round trip, outside the run).
+    fn stats(&mut self) -> Result<SimStats, String> {
+        tokio::task::block_in_place(|| {
+            writeln!(self.input, "stats")
+                .and_then(|()| self.input.flush())
+                .map_err(|e| format!("simulators' process: {e}"))?;
+            self.read_line()
+        })
+    }
+}
+
+impl Drop for Simulators {
+    fn drop(&mut self) {
+        // The bench is over (or failed): the simulators go with it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The child: both simulators with the parent's accounts, every placement slowed by the
+/// latency; answers `stats` lines until its input ends.
+async fn serve_simulators(args: Args) -> Result<(), String> {
+    let angel_clients = (0..args.accounts)
+        .filter(|index| broker_of(*index) == BrokerKind::AngelOne)
+        .map(|index| {
+            let client = AngelClient::of(index);
+            broker_angelone::sim::SimAccount::new(client.api_key, client.client_code, MPIN, TOTP)
+                .with_registered_ip(address_of(index, args.addresses))
+        });
+    let angel = broker_angelone::sim::Simulator::start(
+        broker_angelone::sim::SimConfig::new(angel_clients)
+            .without_quotas()
+            .with_listen(listen(args.tls)),
+    )
+    .await
+    .map_err(|e| format!("angel sim: {e}"))?;
+    let kite_apps: Vec<_> = (0..args.accounts)
+        .filter(|index| broker_of(*index) == BrokerKind::Zerodha)
+        .map(|index| {
+            let app = KiteApp::of(index);
+            broker_zerodha::sim::SimAccount::new(app.api_key, app.secret, app.user)
+                .with_allowed_ips([address_of(index, args.addresses)])
+        })
+        .collect();
+    let kite_count = kite_apps.len();
+    let kite = broker_zerodha::sim::Simulator::start(
+        broker_zerodha::sim::SimConfig {
+            accounts: kite_apps,
+            listen: listen(args.tls),
+            ..broker_zerodha::sim::SimConfig::default()
+        }
+        .without_quotas(),
+    )
+    .await
+    .map_err(|e| format!("kite sim: {e}"))?;
+    let latency = Duration::from_millis(args.latency_ms);
+    for _ in 0..args.accounts - kite_count {
+        angel.inject(
+            broker_angelone::Endpoint::PlaceOrder,
+            Fault::Latency(latency),
+        );
+    }
+    for _ in 0..kite_count {
+        kite.inject(
+            broker_zerodha::Endpoint::PlaceOrder,
+            Fault::Latency(latency),
+        );
+    }
+    let endpoints = SimEndpoints {
+        angel_url: angel.url(),
+        kite_url: kite.url(),
+        kite_login_page: kite.login_page(),
+        certificates: [angel.certificate_pem(), kite.certificate_pem()]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect(),
+    };
+    let say = |line: String| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").and_then(|()| out.flush())
+    };
+    say(serde_json::to_string(&endpoints).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let (lines, mut requests) = tokio::sync::mpsc::unbounded_channel();
+    // Standard input is read on a thread of its own: the simulators keep the runtime.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(request) = requests.recv().await {
+        if request.trim() != "stats" {
+            return Err(format!("unknown request {request:?}"));
+        }
+        let (cpu_seconds, peak_rss_mb) = cpu_and_peak_rss();
+        let stats = SimStats {
+            tls_handshakes: angel.tls_handshakes() + kite.tls_handshakes(),
+            accepted_orders: angel.accepted_orders().len() + kite.accepted_orders().len(),
+            cpu_seconds,
+            peak_rss_mb,
+        };
+        say(serde_json::to_string(&stats).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// A journal that notes when each execution's answer was journalled as placed.
@@ -148,10 +376,15 @@ fn cpu_and_peak_rss() -> (f64, f64) {
     };
     // Linux reports CPU time in USER_HZ, 100 on every mainstream configuration.
     let cpu = (ticks(11) + ticks(12)) / 100.0;
+    (cpu, status_mb("VmHWM:"))
+}
+
+/// A memory figure of this process from `/proc/self/status` (`VmRSS:`, `VmHWM:`), in MB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak_kb = status
+    let kb = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -160,7 +393,7 @@ fn cpu_and_peak_rss() -> (f64, f64) {
                 .ok()
         })
         .unwrap_or(0.0);
-    (cpu, peak_kb / 1024.0)
+    kb / 1024.0
 }
 
 fn percentile(sorted: &[f64], fraction: f64) -> f64 {
@@ -204,7 +437,11 @@ async fn bench(args: Args) -> Result<(), String> {
     let setup_started = Instant::now();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let schema = format!("fanout_bench_{}", uuid::Uuid::new_v4().simple());
-    let backend = PostgresBackend::connect_in_schema(&args.database_url, &schema)
+    let database_url = args
+        .database_url
+        .clone()
+        .ok_or("DATABASE_URL (or --database-url) is needed: the vault is in Postgres")?;
+    let backend = PostgresBackend::connect_in_schema(&database_url, &schema)
         .await
         .map_err(|e| format!("vault: {e}"))?;
     let pool = backend.pool().clone();
@@ -216,26 +453,30 @@ async fn bench(args: Args) -> Result<(), String> {
     // Accounts: sealed credentials, written in one batch.
     let users: Vec<UserId> = (0..args.addresses).map(|_| UserId::new_random()).collect();
     let mut records = Vec::with_capacity(args.accounts);
-    let mut angel_accounts = Vec::new();
     let mut kite_accounts = Vec::new();
     for index in 0..args.accounts {
-        let slot = index % args.addresses;
         let broker = broker_of(index);
-        let mut account = BrokerAccount::new(users[slot], broker);
+        let mut account = BrokerAccount::new(users[index % args.addresses], broker);
         account.status = AccountStatus::Active;
         account.auto_execute = true;
-        account.egress_ip = Some(address(slot));
+        account.egress_ip = Some(address_of(index, args.addresses));
         let values: Vec<(Field, String)> = match broker {
-            BrokerKind::Zerodha => vec![
-                (Field::ApiKey, format!("kite{index}")),
-                (Field::ApiSecret, format!("kite{index}secret")),
-            ],
-            _ => vec![
-                (Field::ApiKey, format!("benchKEY{index}")),
-                (Field::ClientId, format!("B{index}")),
-                (Field::Mpin, MPIN.to_owned()),
-                (Field::TotpSecret, TOTP.to_owned()),
-            ],
+            BrokerKind::Zerodha => {
+                let kite = KiteApp::of(index);
+                vec![
+                    (Field::ApiKey, kite.api_key),
+                    (Field::ApiSecret, kite.secret),
+                ]
+            }
+            _ => {
+                let angel = AngelClient::of(index);
+                vec![
+                    (Field::ApiKey, angel.api_key),
+                    (Field::ClientId, angel.client_code),
+                    (Field::Mpin, MPIN.to_owned()),
+                    (Field::TotpSecret, TOTP.to_owned()),
+                ]
+            }
         };
         let mut secrets = SealedFields::new();
         for (field, value) in values {
@@ -250,9 +491,8 @@ async fn bench(args: Args) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             secrets.insert(field, sealed);
         }
-        match broker {
-            BrokerKind::Zerodha => kite_accounts.push((index, account.clone())),
-            _ => angel_accounts.push((index, account.clone())),
+        if broker == BrokerKind::Zerodha {
+            kite_accounts.push(account.clone());
         }
         records.push(AccountRecord { account, secrets });
     }
@@ -264,69 +504,18 @@ async fn bench(args: Args) -> Result<(), String> {
     }
     let store: Arc<dyn CredentialStore> = Arc::new(Vault::new(backend, keyring));
 
-    // The simulators, each order slowed by the latency.
-    let angel = broker_angelone::sim::Simulator::start(
-        broker_angelone::sim::SimConfig::new(angel_accounts.iter().map(|(index, account)| {
-            broker_angelone::sim::SimAccount::new(
-                format!("benchKEY{index}"),
-                format!("B{index}"),
-                MPIN,
-                TOTP,
-            )
-            .with_registered_ip(account.egress_ip.unwrap_or(address(0)))
-        }))
-        .without_quotas()
-        .with_listen(listen(args.tls)),
-    )
-    .await
-    .map_err(|e| format!("angel sim: {e}"))?;
-    let kite = broker_zerodha::sim::Simulator::start(
-        broker_zerodha::sim::SimConfig {
-            accounts: kite_accounts
-                .iter()
-                .map(|(index, account)| {
-                    broker_zerodha::sim::SimAccount::new(
-                        format!("kite{index}"),
-                        format!("kite{index}secret"),
-                        format!("Z{index}"),
-                    )
-                    .with_allowed_ips(account.egress_ip)
-                })
-                .collect(),
-            listen: listen(args.tls),
-            ..broker_zerodha::sim::SimConfig::default()
-        }
-        .without_quotas(),
-    )
-    .await
-    .map_err(|e| format!("kite sim: {e}"))?;
-    let latency = Duration::from_millis(args.latency_ms);
-    for _ in &angel_accounts {
-        angel.inject(
-            broker_angelone::Endpoint::PlaceOrder,
-            Fault::Latency(latency),
-        );
-    }
-    for _ in &kite_accounts {
-        kite.inject(
-            broker_zerodha::Endpoint::PlaceOrder,
-            Fault::Latency(latency),
-        );
-    }
+    let mut simulators = Simulators::spawn(&args)?;
+    let endpoints = simulators.endpoints.clone();
 
     let mut settings = ConnectorSettings::default();
     settings.allow_plain_http = true;
     settings.egress.addresses = (0..args.addresses)
         .map(|index| EgressAddressSettings::new(address(index)))
         .collect();
-    settings.angelone.api_url = Some(angel.url());
-    settings.zerodha.api_url = Some(kite.url());
-    settings.zerodha.login_url = Some(kite.login_page());
-    for (index, pem) in [angel.certificate_pem(), kite.certificate_pem()]
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    settings.angelone.api_url = Some(endpoints.angel_url.clone());
+    settings.zerodha.api_url = Some(endpoints.kite_url.clone());
+    settings.zerodha.login_url = Some(endpoints.kite_login_page.clone());
+    for (index, pem) in endpoints.certificates.iter().enumerate() {
         let path = dir.path().join(format!("sim{index}.pem"));
         std::fs::write(&path, pem).map_err(|e| e.to_string())?;
         settings.extra_root_certificates.push(path);
@@ -346,13 +535,14 @@ async fn bench(args: Args) -> Result<(), String> {
 
     // The Kite holders' morning logins.
     let mut browser = HttpClientConfig::default().allow_plain_http();
-    if let Some(pem) = kite.certificate_pem() {
-        browser.tls = TlsConfig::with_extra_roots(pem.as_bytes()).map_err(|e| e.to_string())?;
+    if !endpoints.certificates.is_empty() {
+        browser.tls = TlsConfig::with_extra_roots(endpoints.certificates.join("\n").as_bytes())
+            .map_err(|e| e.to_string())?;
     }
     let browser = browser.build().map_err(|e| e.to_string())?;
     let permits = Arc::new(Semaphore::new(64));
     let mut logins = tokio::task::JoinSet::new();
-    for (_, account) in &kite_accounts {
+    for account in &kite_accounts {
         let (connector, browser, permits) =
             (connector.clone(), browser.clone(), Arc::clone(&permits));
         let (user, id): (UserId, AccountId) = (account.user_id, account.id);
@@ -432,8 +622,9 @@ async fn bench(args: Args) -> Result<(), String> {
     let setup = setup_started.elapsed();
 
     // The slot.
-    let handshakes_before = angel.tls_handshakes() + kite.tls_handshakes();
+    let simulators_before = simulators.stats()?;
     let (cpu_before, _) = cpu_and_peak_rss();
+    let rss_at_slot = status_mb("VmRSS:");
     let slot = Utc::now();
     let report = scheduler
         .run_on(date, Slot::DEFAULT)
@@ -441,7 +632,7 @@ async fn bench(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("not a trading day")?;
     let (cpu_after, peak_rss) = cpu_and_peak_rss();
-    let handshakes_after = angel.tls_handshakes() + kite.tls_handshakes();
+    let simulators_after = simulators.stats()?;
 
     let placed = report
         .executions
@@ -479,15 +670,21 @@ async fn bench(args: Args) -> Result<(), String> {
         percentile(&delays, 0.99)
     );
     println!(
-        "CPU during the run: {:.2} s; peak RSS (process, simulators included): {peak_rss:.0} MB",
+        "worker: CPU during the run {:.2} s, peak RSS {peak_rss:.0} MB (RSS at the slot {rss_at_slot:.0} MB)",
         cpu_after - cpu_before
     );
     println!(
+        "simulators (their own process): CPU during the run {:.2} s, peak RSS {:.0} MB; orders they accepted in the run: {}",
+        simulators_after.cpu_seconds - simulators_before.cpu_seconds,
+        simulators_after.peak_rss_mb,
+        simulators_after.accepted_orders - simulators_before.accepted_orders
+    );
+    println!(
         "TLS handshakes after the slot: {}",
-        handshakes_after - handshakes_before
+        simulators_after.tls_handshakes - simulators_before.tls_handshakes
     );
     drop(pool);
-    let admin = sqlx::PgPool::connect(&args.database_url)
+    let admin = sqlx::PgPool::connect(&database_url)
         .await
         .map_err(|e| e.to_string())?;
     admin
@@ -513,7 +710,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench(args)) {
+    let outcome = if args.serve_simulators {
+        runtime.block_on(serve_simulators(args))
+    } else {
+        runtime.block_on(bench(args))
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("fanout-bench: {error}");
