@@ -146,6 +146,15 @@ pub enum StoreError {
         /// How many ciphertexts use it.
         references: u64,
     },
+    /// The keyring holds none of the keys the stored ciphertexts were sealed under.
+    #[error(
+        "the keyring holds none of the keys the stored ciphertexts were sealed under (missing: {}): is it the right key file?",
+        missing.join(", ")
+    )]
+    KeysMissing {
+        /// The missing key ids (invalid ids are named as one placeholder, never echoed).
+        missing: Vec<String>,
+    },
     /// A keyring change was refused.
     #[error(transparent)]
     Keyring(#[from] KeyringError),

@@ -51,11 +51,22 @@ impl<B: RecordBackend> Vault<B> {
     /// its count, and those rows fail to open one by one. Ask
     /// [`Vault::ciphertexts_under_missing_keys`] for the counts.
     ///
+    /// A keyring that holds none of the keys in use (the wrong key file) is refused: nothing
+    /// stored could be read with it.
+    ///
     /// # Errors
-    /// A storage error.
+    /// [`StoreError::KeysMissing`] when ciphertexts are stored and the keyring holds none of
+    /// their keys; a storage error.
     pub async fn open(backend: B, keyring: Keyring) -> Result<Self, StoreError> {
         let vault = Self::new(backend, keyring);
-        for (key_id, ciphertexts) in vault.ciphertexts_under_missing_keys().await? {
+        let missing = vault.ciphertexts_under_missing_keys().await?;
+        let stored: u64 = vault.backend.ciphertexts_per_key().await?.values().sum();
+        if stored > 0 && missing.values().sum::<u64>() == stored {
+            return Err(StoreError::KeysMissing {
+                missing: missing.into_keys().collect(),
+            });
+        }
+        for (key_id, ciphertexts) in missing {
             tracing::warn!(
                 key_id,
                 ciphertexts,

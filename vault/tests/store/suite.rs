@@ -506,6 +506,15 @@ pub async fn opening_with_a_keyring_that_lacks_a_used_key_reports_it<B: RecordBa
     );
     assert_eq!(reopened.accounts(owner).await.unwrap().len(), 2);
     reopened.credentials(owner, old).await.unwrap();
+
+    // A keyring holding none of the keys in use (the wrong key file) opens nothing: refused.
+    let unrelated = Keyring::new(key_id("kid9"), &KeyMaterial::generate());
+    match Vault::open(vault.backend().clone(), unrelated).await {
+        Err(StoreError::KeysMissing { missing }) => {
+            assert!(missing.contains(&"kid1".to_owned()), "{missing:?}");
+        }
+        other => panic!("expected KeysMissing, got {:?}", other.err()),
+    }
 }
 
 /// Creates `count` accounts (half Angel One, half Zerodha, every third with a session) and
