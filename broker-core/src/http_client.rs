@@ -8,7 +8,12 @@
 //!
 //! Brokers are reached over HTTPS only, unless plain HTTP is allowed on purpose (simulators);
 //! redirects are never followed (a redirect would re-send the account's keys and tokens to
-//! wherever it points); answers are read with a size cap ([`crate::transport::read_body`]).
+//! wherever it points); answers are read with a size cap.
+//!
+//! API calls go through [`HttpClient::send`]: hyper-util's pooled client over rustls, without
+//! reqwest's wrapping (which re-parsed every URL and cost about 40 % of an order's CPU; see
+//! docs/performance.md). [`HttpClient::client`] (reqwest, same rules, capped reads through
+//! [`crate::transport::read_body`]) stays for downloads and browser-style flows.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -218,8 +223,8 @@ impl HttpClientConfig {
     }
 
     /// The pooled client of API calls: hyper-util's, over a connector that binds the egress
-    /// address and speaks rustls (ALPN h2 or HTTP/1.1), https only unless allowed. hyper
-    /// never follows a redirect.
+    /// address and speaks HTTP/1.1 over rustls, https only unless allowed. hyper never
+    /// follows a redirect.
     fn api_pool(&self) -> Pool {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
@@ -234,7 +239,9 @@ impl HttpClientConfig {
         } else {
             tls.https_only()
         };
-        let connector = tls.enable_all_versions().wrap_connector(tcp);
+        // HTTP/1.1 over TLS, as reqwest spoke with this configuration (it offered no ALPN):
+        // h2 costs about 40,000 more instructions per request in hyper.
+        let connector = tls.enable_http1().wrap_connector(tcp);
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(self.idle_timeout)
             .pool_timer(TokioTimer::new())
