@@ -49,7 +49,11 @@ pub use credentials::{
 pub use egress::{AddressNotLocal, EgressBinding, verify_whitelisted};
 pub use error::{BrokerError, ConnectivityKind, ErrorKind, PlacementOutcome, Result};
 #[cfg(feature = "http")]
-pub use http_client::{BadUrl, HttpClient, HttpClientConfig, HttpClientError, TlsConfig};
+pub use http_client::{
+    ApiAnswer, ApiRequest, BadUrl, HttpClient, HttpClientConfig, HttpClientError, TlsConfig,
+};
+#[cfg(feature = "http")]
+pub use hyper::Uri;
 pub use instrument::{Exchange, Instrument, InstrumentKind, InstrumentRef, UnknownExchange};
 pub use instrument_index::{InstrumentIndex, SharedInstruments};
 pub use market::{LastPrice, Ohlc, Quote};

@@ -75,10 +75,52 @@ pub fn no_answer(error: &reqwest::Error, call: CallKind, name: &str) -> BrokerEr
     } else {
         ConnectivityKind::Interrupted
     };
+    failed_exchange(kind, error, call, name)
+}
+
+/// An exchange that failed with `error`, already known to be of `kind`.
+#[cfg(feature = "http")]
+pub(crate) fn failed_exchange(
+    kind: ConnectivityKind,
+    error: &(dyn std::error::Error + 'static),
+    call: CallKind,
+    name: &str,
+) -> BrokerError {
     classify(
         kind,
         call,
         format!("{name}: {kind}{}", innermost_cause(error)),
+    )
+}
+
+/// An exchange that outlived its timeout.
+#[cfg(feature = "http")]
+pub(crate) fn timed_out(call: CallKind, name: &str) -> BrokerError {
+    let kind = ConnectivityKind::Timeout;
+    classify(kind, call, format!("{name}: {kind}"))
+}
+
+/// An answer's `Retry-After`, when it holds a number of seconds.
+#[cfg(feature = "http")]
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// An answer whose body is over `limit` bytes.
+#[cfg(feature = "http")]
+pub(crate) fn too_large(call: CallKind, status: u16, name: &str, limit: usize) -> BrokerError {
+    unreadable_answer(
+        call,
+        status,
+        name,
+        &format!("the answer is larger than the {limit}-byte limit"),
     )
 }
 
@@ -207,17 +249,9 @@ pub async fn read_body(
     name: &str,
 ) -> Result<Vec<u8>, BrokerError> {
     let status = response.status().as_u16();
-    let too_large = || {
-        unreadable_answer(
-            call,
-            status,
-            name,
-            &format!("the answer is larger than the {limit}-byte limit"),
-        )
-    };
     let announced = response.content_length().unwrap_or(0);
     if announced > limit as u64 {
-        return Err(too_large());
+        return Err(too_large(call, status, name, limit));
     }
     let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
     while let Some(chunk) = response
@@ -226,7 +260,7 @@ pub async fn read_body(
         .map_err(|error| no_answer(&error, call, name))?
     {
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(too_large(call, status, name, limit));
         }
         body.extend_from_slice(&chunk);
     }
@@ -242,8 +276,8 @@ fn classify(kind: ConnectivityKind, call: CallKind, message: String) -> BrokerEr
 }
 
 #[cfg(feature = "http")]
-fn innermost_cause(error: &reqwest::Error) -> String {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error.source();
     let mut innermost = None;
     while let Some(current) = cause {
         innermost = Some(current);

@@ -23,12 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_core::transport::{self, MAX_API_ANSWER_BYTES};
-use broker_core::{BadUrl, BrokerError, ConnectError, CredentialError, HttpClient, RateLimiter};
+use broker_core::{
+    ApiAnswer, ApiRequest, BadUrl, BrokerError, ConnectError, CredentialError, HttpClient,
+    RateLimiter, Uri,
+};
 use bytes::Bytes;
 use reqwest::Url;
-use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
-};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -59,9 +60,9 @@ const BODY_CAPACITY: usize = 1024;
 pub struct AngelOneHttpClient {
     http: HttpClient,
     api_url: String,
-    /// Every endpoint's URL, parsed once (indexed by [`Endpoint::index`]): parsing a URL per
+    /// Every endpoint's URI, parsed once (indexed by [`Endpoint::index`]): parsing a URL per
     /// request was a fifth of an order's CPU.
-    endpoint_urls: Vec<Url>,
+    endpoint_uris: Vec<Uri>,
     headers: HeaderMap,
     egress_ip: Option<IpAddr>,
     limiter: Option<Arc<RateLimiter>>,
@@ -108,24 +109,16 @@ fn secret_header(value: Vec<u8>) -> Option<HeaderValue> {
     Some(header)
 }
 
-/// The URL of `endpoint` under `api_url` (no trailing slash), with `suffix` appended to its
+/// The URI of `endpoint` under `api_url` (no trailing slash), with `suffix` appended to its
 /// path (an order id checked by [`order_id_param`]).
-fn endpoint_url(api_url: &str, endpoint: Endpoint, suffix: &str) -> Result<Url, BrokerError> {
+fn endpoint_uri(api_url: &str, endpoint: Endpoint, suffix: &str) -> Result<Uri, BrokerError> {
     let text = format!("{api_url}{}{suffix}", endpoint.path());
-    Url::parse(&text).map_err(|_| BrokerError::Decode {
-        message: format!("{}: could not build its URL", endpoint.name()),
-    })
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
+    Url::parse(&text)
+        .ok()
+        .and_then(|url| ApiRequest::uri_of("endpoint URL", &url).ok())
+        .ok_or_else(|| BrokerError::Decode {
+            message: format!("{}: could not build its URL", endpoint.name()),
+        })
 }
 
 impl AngelOneHttpClient {
@@ -174,9 +167,9 @@ impl AngelOneHttpClient {
         );
         headers.insert(HeaderName::from_static("x-privatekey"), private_key);
         let api_url = api_url.as_str().trim_end_matches('/').to_owned();
-        let endpoint_urls = Endpoint::ALL
+        let endpoint_uris = Endpoint::ALL
             .iter()
-            .map(|endpoint| endpoint_url(&api_url, *endpoint, ""))
+            .map(|endpoint| endpoint_uri(&api_url, *endpoint, ""))
             .collect::<Result<_, _>>()
             .map_err(|_| BadUrl::Malformed {
                 which: "API URL",
@@ -185,7 +178,7 @@ impl AngelOneHttpClient {
         Ok(Self {
             http,
             api_url,
-            endpoint_urls,
+            endpoint_uris,
             headers,
             egress_ip: egress.map(|egress| egress.public),
             limiter: None,
@@ -218,14 +211,12 @@ impl AngelOneHttpClient {
         }
         let name = endpoint.name();
         let call = endpoint.call_kind();
-        let url = match (path_suffix, self.endpoint_urls.get(endpoint.index())) {
-            ("", Some(url)) => url.clone(),
-            _ => endpoint_url(&self.api_url, endpoint, path_suffix)?,
+        let uri = match (path_suffix, self.endpoint_uris.get(endpoint.index())) {
+            ("", Some(uri)) => uri.clone(),
+            _ => endpoint_uri(&self.api_url, endpoint, path_suffix)?,
         };
-        // Built as a `Request` rather than through `RequestBuilder`, which re-parses the URL
-        // and re-inserts every header one by one.
-        let mut request = reqwest::Request::new(endpoint.method(), url);
-        *request.headers_mut() = self.headers.clone();
+        let mut request = ApiRequest::new(endpoint.method(), uri);
+        request.headers = self.headers.clone();
         if let Some(token) = session {
             let mut value = Vec::with_capacity(token.expose_secret().len() + 7);
             value.extend_from_slice(b"Bearer ");
@@ -234,28 +225,27 @@ impl AngelOneHttpClient {
                 message: "the stored session token cannot be sent in a header; log in again"
                     .to_owned(),
             })?;
-            request.headers_mut().insert(AUTHORIZATION, bearer);
+            request.headers.insert(AUTHORIZATION, bearer);
         }
         if let Some(body) = body {
             let mut buffer = Wiped(Vec::with_capacity(BODY_CAPACITY));
             serde_json::to_writer(&mut buffer.0, body).map_err(|_| BrokerError::Decode {
                 message: format!("{name}: the request could not be encoded"),
             })?;
-            *request.body_mut() = Some(Bytes::from_owner(buffer).into());
+            request.body = Some(Bytes::from_owner(buffer));
         }
         let started = Instant::now();
         tracing::debug!(endpoint = name, "SmartAPI request");
-        let response = self
+        let ApiAnswer {
+            status,
+            retry_after,
+            body,
+        } = self
             .http
-            .client()
-            .execute(request)
-            .await
-            .map_err(|error| transport::no_answer(&error, call, name))?;
-        let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let answer = transport::read_body(response, MAX_API_ANSWER_BYTES, call, name).await?;
+            .send(request, MAX_API_ANSWER_BYTES, call, name)
+            .await?;
         // The login and token answers carry the new session's tokens.
-        let answer = Zeroizing::new(answer);
+        let answer = Zeroizing::new(body);
         tracing::debug!(
             endpoint = name,
             status,

@@ -17,17 +17,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
-use reqwest::{Request, Url};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use broker_core::transport::{
-    self, MAX_API_ANSWER_BYTES, MAX_INSTRUMENT_MASTER_BYTES, unenveloped_answer, unreadable_answer,
+    MAX_API_ANSWER_BYTES, MAX_INSTRUMENT_MASTER_BYTES, unenveloped_answer, unreadable_answer,
 };
-use broker_core::{BrokerError, HttpClient, OrderId, REDACTED, RateLimiter, Variety};
+use broker_core::{
+    ApiAnswer, ApiRequest, BrokerError, HttpClient, OrderId, REDACTED, RateLimiter, Variety,
+};
 
 use super::Endpoint;
 use super::endpoint::{MarginSegment, order_id_segment, variety_segment};
@@ -97,7 +99,7 @@ impl<'a> Call<'a> {
 
 /// The raw Kite Connect client of one app (API key), shared by every call of its account.
 pub struct ZerodhaHttpClient {
-    http: reqwest::Client,
+    http: HttpClient,
     api_url: Url,
     api_key: SecretString,
     limiter: Arc<RateLimiter>,
@@ -157,7 +159,7 @@ impl ZerodhaHttpClient {
         limiter: Arc<RateLimiter>,
     ) -> Self {
         Self {
-            http: http.client().clone(),
+            http: http.clone(),
             api_url,
             api_key,
             limiter,
@@ -599,19 +601,11 @@ impl ZerodhaHttpClient {
         let request = self.request(&call)?;
         self.limiter.acquire(endpoint.class()).await;
         tracing::debug!(endpoint = name, method = %endpoint.method(), path = endpoint.path(), "kite request");
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|error| transport::no_answer(&error, kind, name))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse().ok())
-            .map(Duration::from_secs);
-        let body = transport::read_body(response, call.limit, kind, name).await?;
+        let ApiAnswer {
+            status,
+            retry_after,
+            body,
+        } = self.http.send(request, call.limit, kind, name).await?;
         tracing::trace!(endpoint = name, status, bytes = body.len(), "kite answer");
         if (200..300).contains(&status) {
             return Ok((status, body));
@@ -648,24 +642,24 @@ impl ZerodhaHttpClient {
         }
     }
 
-    fn request(&self, call: &Call<'_>) -> Result<Request, BrokerError> {
+    fn request(&self, call: &Call<'_>) -> Result<ApiRequest, BrokerError> {
         let endpoint = call.endpoint;
+        let unbuildable = || BrokerError::Decode {
+            message: format!(
+                "could not build the URL of {} under {}",
+                endpoint.name(),
+                self.api_url
+            ),
+        };
         let mut url = endpoint
             .url(&self.api_url, call.parameters)
-            .ok_or_else(|| BrokerError::Decode {
-                message: format!(
-                    "could not build the URL of {} under {}",
-                    endpoint.name(),
-                    self.api_url
-                ),
-            })?;
+            .ok_or_else(unbuildable)?;
         if let Payload::Query(pairs) = &call.payload {
             url.query_pairs_mut().extend_pairs(pairs);
         }
-        // Built as a `Request` rather than through `RequestBuilder`, which re-parses the URL
-        // and every header name and value.
-        let mut request = Request::new(endpoint.method(), url);
-        let headers = request.headers_mut();
+        let uri = ApiRequest::uri_of("API URL", &url).map_err(|_| unbuildable())?;
+        let mut request = ApiRequest::new(endpoint.method(), uri);
+        let headers = &mut request.headers;
         headers.insert(KITE_VERSION_HEADER, HeaderValue::from_static(KITE_VERSION));
         if let Some(session) = call.session {
             headers.insert(AUTHORIZATION, session.header().clone());
@@ -675,7 +669,7 @@ impl ZerodhaHttpClient {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
-            *request.body_mut() = Some(body.clone().into());
+            request.body = Some(body.clone());
         }
         Ok(request)
     }
