@@ -373,11 +373,14 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Io { address, source })
 }
 
-/// Installs the global `tracing` subscriber: text or JSON lines, filtered by `log.filter`.
+/// Installs the global `tracing` subscriber: text or JSON lines, filtered by `log.filter`;
+/// colours only when standard output is a terminal (a log file or collector gets plain text).
 pub fn init_logging(log: &crate::config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let installed = if log.json {
         builder.json().try_init()
     } else {
