@@ -59,8 +59,9 @@ impl<B: RecordBackend> Vault<B> {
     /// their keys; a storage error.
     pub async fn open(backend: B, keyring: Keyring) -> Result<Self, StoreError> {
         let vault = Self::new(backend, keyring);
-        let missing = vault.ciphertexts_under_missing_keys().await?;
-        let stored: u64 = vault.backend.ciphertexts_per_key().await?.values().sum();
+        let per_key = vault.backend.ciphertexts_per_key().await?;
+        let stored: u64 = per_key.values().sum();
+        let missing = missing_keys(&vault.keyring(), per_key);
         if stored > 0 && missing.values().sum::<u64>() == stored {
             return Err(StoreError::KeysMissing {
                 missing: missing.into_keys().collect(),
@@ -86,19 +87,8 @@ impl<B: RecordBackend> Vault<B> {
     pub async fn ciphertexts_under_missing_keys(
         &self,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let keyring = self.keyring();
-        let mut missing = BTreeMap::new();
-        for (key_id, ciphertexts) in self.backend.ciphertexts_per_key().await? {
-            if keyring.key(&key_id).is_some() {
-                continue;
-            }
-            let named = match KeyId::new(key_id) {
-                Ok(id) => id.to_string(),
-                Err(_) => MALFORMED_KEY_ID.to_owned(),
-            };
-            *missing.entry(named).or_insert(0) += ciphertexts;
-        }
-        Ok(missing)
+        let per_key = self.backend.ciphertexts_per_key().await?;
+        Ok(missing_keys(&self.keyring(), per_key))
     }
 
     /// Also opens legacy Web Crypto ciphertexts (until [`Vault::migrate_legacy`] has run).
@@ -510,4 +500,21 @@ impl<B> fmt::Debug for Vault<B> {
             .field("legacy", &self.legacy)
             .finish_non_exhaustive()
     }
+}
+
+/// Of the ciphertext counts per key id, those of the keys `keyring` lacks; invalid key ids are
+/// counted together under [`MALFORMED_KEY_ID`], never echoed.
+fn missing_keys(keyring: &Keyring, per_key: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut missing = BTreeMap::new();
+    for (key_id, ciphertexts) in per_key {
+        if keyring.key(&key_id).is_some() {
+            continue;
+        }
+        let named = match KeyId::new(key_id) {
+            Ok(id) => id.to_string(),
+            Err(_) => MALFORMED_KEY_ID.to_owned(),
+        };
+        *missing.entry(named).or_insert(0) += ciphertexts;
+    }
+    missing
 }
