@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vault::{AccountId, BrokerAccount, UserId};
 
+use crate::accounts_cache::Lookup;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{ValidJson, ValidQuery};
@@ -450,9 +451,9 @@ pub async fn list_accounts(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<Response, ApiError> {
-    let ticket = match state.accounts_cache.get(user) {
-        Ok(body) => return Ok(json_response(body)),
-        Err(ticket) => ticket,
+    let ticket = match state.accounts_cache.lookup(user).await {
+        Lookup::Cached(body) => return Ok(json_response(body)),
+        Lookup::Compute(ticket) => ticket,
     };
     let mut views = Vec::new();
     for account in state.store.accounts(user).await? {
