@@ -7,6 +7,7 @@ mod claims;
 mod config;
 mod connector;
 mod execute;
+mod fan_out;
 mod file_journal;
 mod intent;
 mod journal;

@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use broker_core::{Broker, BrokerKind, OrderRequest, PreTradePolicy, ValidationError};
 use chrono::NaiveDate;
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedSemaphorePermit;
 use vault::{AccountId, BrokerAccount, UserId};
 
 use crate::accounts::{AccountProblem, AccountSource, ProblemReason};
 use crate::claims::Claims;
 use crate::execute::{place_exactly_once, reconcile, refresh_status};
+use crate::fan_out::fan_out;
 use crate::intent::{IntentError, IntentSource, OrderIntent};
 use crate::journal::{Execution, ExecutionState, Journal, JournalError, Run};
 use crate::notify::{Notification, Notifier, UserSummary};
@@ -310,20 +311,24 @@ impl Runner {
             });
         }
 
-        let permits = Arc::new(Semaphore::new(self.settings.max_concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (account_id, work) in per_account {
-            let Some(account) = accounts.get(&account_id).cloned() else {
-                continue;
-            };
-            let runner = self.clone();
-            let run = run.clone();
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move { runner.run_account(&run, account, work, permits).await });
-        }
+        let due = per_account.into_iter().filter_map(|(account_id, work)| {
+            accounts
+                .get(&account_id)
+                .cloned()
+                .map(|account| (account, work))
+        });
+        let outcomes = fan_out(
+            due,
+            self.settings.max_concurrency,
+            |(account, work), permit| {
+                let (runner, run) = (self.clone(), run.clone());
+                async move { runner.run_account(&run, account, work, permit).await }
+            },
+        )
+        .await;
         let mut first_error = None;
         let mut to_refresh = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
+        for joined in outcomes {
             match joined {
                 Ok(Ok(outcome)) => {
                     report.executions.extend(outcome.executions);
@@ -358,22 +363,27 @@ impl Runner {
             return Ok(Vec::new());
         }
         tokio::time::sleep(Duration::from_millis(self.settings.refresh_delay_ms)).await;
-        let permits = Arc::new(Semaphore::new(self.settings.max_concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (broker, executions) in placed {
-            let (journal, permits) = (Arc::clone(&self.journal), Arc::clone(&permits));
-            tasks.spawn(async move {
-                let _permit = permits.acquire().await;
-                let mut refreshed = Vec::with_capacity(executions.len());
-                for execution in executions {
-                    refreshed
-                        .push(refresh_status(broker.as_ref(), journal.as_ref(), execution).await?);
+        let journal = &self.journal;
+        let refreshes = fan_out(
+            placed,
+            self.settings.max_concurrency,
+            |(broker, executions), permit| {
+                let journal = Arc::clone(journal);
+                async move {
+                    let _permit = permit;
+                    let mut refreshed = Vec::with_capacity(executions.len());
+                    for execution in executions {
+                        refreshed.push(
+                            refresh_status(broker.as_ref(), journal.as_ref(), execution).await?,
+                        );
+                    }
+                    Ok::<_, JournalError>(refreshed)
                 }
-                Ok::<_, JournalError>(refreshed)
-            });
-        }
+            },
+        )
+        .await;
         let mut refreshed = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
+        for joined in refreshes {
             refreshed.extend(joined.map_err(|error| RunError::Task(error.to_string()))??);
         }
         Ok(refreshed)
@@ -385,15 +395,12 @@ impl Runner {
         run: &Run,
         account: BrokerAccount,
         work: Vec<Work>,
-        permits: Arc<Semaphore>,
+        permit: OwnedSemaphorePermit,
     ) -> Result<AccountOutcome, JournalError> {
         let mut outcome = AccountOutcome {
             executions: Vec::new(),
             problem: None,
             to_refresh: None,
-        };
-        let Ok(_permit) = permits.acquire().await else {
-            return Ok(outcome);
         };
         if !self.claims.claim(run, account.id).await? {
             return Ok(outcome);
@@ -486,7 +493,8 @@ impl Runner {
             }
             placed.push((settled, request));
         }
-        drop(_permit);
+        // Reconciling waits for the broker to book a lost answer: the next account need not.
+        drop(permit);
 
         let placed = self.reconcile_unknown(broker.as_ref(), placed).await?;
         self.claims.finish(run, account.id).await?;

@@ -13,11 +13,11 @@ use std::time::Duration;
 use broker_core::{SharedClock, ist, system_clock};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use vault::{AccountId, BrokerAccount};
 
 use crate::accounts::AccountProblem;
 use crate::calendar::{CalendarError, TradingCalendar};
+use crate::fan_out::fan_out;
 use crate::intent::IntentError;
 use crate::notify::Notification;
 use crate::run::{RunError, RunReport, Runner};
@@ -210,53 +210,51 @@ impl Scheduler {
                 .or_default()
                 .push(account);
         }
-        let permits = Arc::new(Semaphore::new(self.runner.settings.max_concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (_, group) in by_address {
-            let source = Arc::clone(&self.runner.accounts);
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move {
-                let _permit = permits.acquire().await;
-                let mut verifications = tokio::task::JoinSet::new();
-                for account in group {
-                    let source = Arc::clone(&source);
-                    verifications.spawn(async move {
-                        let verified = source.verify(&account).await;
-                        (account, verified)
-                    });
-                }
-                let verified = verifications.join_all().await;
-                let ready = verified.iter().filter(|(_, v)| v.is_ok()).count();
-                let together = Arc::new(tokio::sync::Barrier::new(ready));
-                let mut warms = tokio::task::JoinSet::new();
-                for (account, verified) in verified {
-                    let (source, together) = (Arc::clone(&source), Arc::clone(&together));
-                    warms.spawn(async move {
-                        let warmed = match verified {
-                            Ok(()) => {
-                                let mut warmed = Ok(());
-                                for _ in 0..WARM_ROUNDS {
-                                    together.wait().await;
-                                    if warmed.is_ok() {
-                                        warmed = source.warm(&account).await;
+        let source = &self.runner.accounts;
+        let groups = fan_out(
+            by_address.into_values(),
+            self.runner.settings.max_concurrency,
+            |group, permit| {
+                let source = Arc::clone(source);
+                async move {
+                    let _permit = permit;
+                    let mut verifications = tokio::task::JoinSet::new();
+                    for account in group {
+                        let source = Arc::clone(&source);
+                        verifications.spawn(async move {
+                            let verified = source.verify(&account).await;
+                            (account, verified)
+                        });
+                    }
+                    let verified = verifications.join_all().await;
+                    let ready = verified.iter().filter(|(_, v)| v.is_ok()).count();
+                    let together = Arc::new(tokio::sync::Barrier::new(ready));
+                    let mut warms = tokio::task::JoinSet::new();
+                    for (account, verified) in verified {
+                        let (source, together) = (Arc::clone(&source), Arc::clone(&together));
+                        warms.spawn(async move {
+                            let warmed = match verified {
+                                Ok(()) => {
+                                    let mut warmed = Ok(());
+                                    for _ in 0..WARM_ROUNDS {
+                                        together.wait().await;
+                                        if warmed.is_ok() {
+                                            warmed = source.warm(&account).await;
+                                        }
                                     }
+                                    warmed
                                 }
-                                warmed
-                            }
-                            Err(problem) => Err(problem),
-                        };
-                        (account, warmed)
-                    });
+                                Err(problem) => Err(problem),
+                            };
+                            (account, warmed)
+                        });
+                    }
+                    warms.join_all().await
                 }
-                warms.join_all().await
-            });
-        }
-        let mut warmed_all = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok(group) = joined {
-                warmed_all.extend(group);
-            }
-        }
+            },
+        )
+        .await;
+        let warmed_all: Vec<_> = groups.into_iter().flatten().flatten().collect();
         for (account, warmed) in warmed_all {
             match warmed {
                 Ok(()) => report.ready.push(account.id),

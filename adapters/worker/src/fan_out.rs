@@ -1,0 +1,94 @@
+//! Bounded fan-out: one task per item, spawned only when a permit is free.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinError, JoinSet};
+
+/// Runs `work` on every item, each in its own task, spawning a task only once one of `limit`
+/// permits is free; the task gets the permit and releases it when it likes (dropping it).
+/// Finished tasks are collected as they finish, so ten thousand accounts never hold ten
+/// thousand tasks (and their futures' memory) at once. Results come in completion order.
+pub(crate) async fn fan_out<I, F, Fut, T>(
+    items: I,
+    limit: usize,
+    mut work: F,
+) -> Vec<Result<T, JoinError>>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item, OwnedSemaphorePermit) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut items = items.into_iter().peekable();
+    let mut tasks = JoinSet::new();
+    let mut results = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(joined) = tasks.join_next() => results.push(joined),
+            permit = Arc::clone(&permits).acquire_owned(), if items.peek().is_some() => {
+                let Ok(permit) = permit else {
+                    unreachable!("the semaphore is local and never closed");
+                };
+                if let Some(item) = items.next() {
+                    tasks.spawn(work(item, permit));
+                }
+            }
+            else => break,
+        }
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn never_more_than_the_limit_of_tasks_alive_and_every_item_done() {
+        let alive = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let results = fan_out(0..50u64, 4, |item, permit| {
+            let (alive, most) = (Arc::clone(&alive), Arc::clone(&most));
+            let now = alive.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(Duration::from_millis(item % 3)).await;
+                drop(permit);
+                alive.fetch_sub(1, Ordering::SeqCst);
+                item
+            }
+        })
+        .await;
+        let mut done: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+        done.sort_unstable();
+        assert_eq!(done, (0..50).collect::<Vec<_>>());
+        assert!(most.load(Ordering::SeqCst) <= 4, "{most:?} tasks at once");
+    }
+
+    #[tokio::test]
+    async fn a_task_that_releases_its_permit_early_lets_the_next_one_start() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let run = fan_out(0..2u8, 1, |item, permit| {
+            let started = Arc::clone(&started);
+            started.fetch_add(1, Ordering::SeqCst);
+            async move {
+                drop(permit);
+                // The first task finishes only once the second has started.
+                while started.load(Ordering::SeqCst) < 2 {
+                    tokio::task::yield_now().await;
+                }
+                item
+            }
+        });
+        let results = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("the second task never started");
+        assert_eq!(results.len(), 2);
+    }
+}
