@@ -11,6 +11,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -221,45 +222,84 @@ impl QuotaRule {
 
 /// Rate limits of one account.
 pub struct RateLimiter {
-    buckets: Vec<DefaultDirectRateLimiter>,
+    plan: Arc<Plan>,
+    /// One budget per rule, in the plan's order.
+    buckets: Box<[DefaultDirectRateLimiter]>,
+}
+
+/// What every limiter built from the same rules shares: a worker holds one limiter per account,
+/// tens of thousands of them, and only the budgets' counters differ.
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
     rules: Vec<QuotaRule>,
     /// For each class (by index), the buckets it draws on.
     by_class: Vec<Vec<usize>>,
 }
 
+impl Plan {
+    fn new(rules: Vec<QuotaRule>) -> Self {
+        let mut by_class = vec![Vec::new(); EndpointClass::ALL.len()];
+        for (bucket, rule) in rules.iter().enumerate() {
+            for class in &rule.classes {
+                let draws = &mut by_class[class.index()];
+                if !draws.contains(&bucket) {
+                    draws.push(bucket);
+                }
+            }
+        }
+        Self { rules, by_class }
+    }
+
+    /// The plan of `rules`, shared with the live limiters that have the same rules.
+    fn shared(rules: Vec<QuotaRule>) -> Arc<Self> {
+        static PLANS: Mutex<Vec<Weak<Plan>>> = Mutex::new(Vec::new());
+        let mut plans = PLANS.lock().unwrap_or_else(PoisonError::into_inner);
+        plans.retain(|plan| plan.strong_count() > 0);
+        if let Some(plan) = plans
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|plan| plan.rules == rules)
+        {
+            return plan;
+        }
+        let plan = Arc::new(Self::new(rules));
+        plans.push(Arc::downgrade(&plan));
+        plan
+    }
+}
+
+/// One clock for every budget: building a clock reads the CPU's features (`cpuid`), which was
+/// a tenth of a worker's CPU while it connected ten thousand accounts.
+fn clock() -> &'static DefaultClock {
+    static CLOCK: OnceLock<DefaultClock> = OnceLock::new();
+    CLOCK.get_or_init(DefaultClock::default)
+}
+
 impl RateLimiter {
     /// A limiter enforcing every rule. Classes no rule names are not limited.
     pub fn new(rules: impl IntoIterator<Item = QuotaRule>) -> Self {
-        let rules: Vec<QuotaRule> = rules.into_iter().collect();
-        let mut by_class = vec![Vec::new(); EndpointClass::ALL.len()];
-        let buckets = rules
+        let plan = Plan::shared(rules.into_iter().collect());
+        let buckets = plan
+            .rules
             .iter()
-            .enumerate()
-            .map(|(bucket, rule)| {
-                for class in &rule.classes {
-                    let draws = &mut by_class[class.index()];
-                    if !draws.contains(&bucket) {
-                        draws.push(bucket);
-                    }
-                }
-                DefaultDirectRateLimiter::direct(rule.quota.to_governor())
+            .map(|rule| {
+                DefaultDirectRateLimiter::direct_with_clock(
+                    rule.quota.to_governor(),
+                    clock().clone(),
+                )
             })
             .collect();
-        Self {
-            buckets,
-            rules,
-            by_class,
-        }
+        Self { plan, buckets }
     }
 
     /// The rules enforced.
     pub fn rules(&self) -> &[QuotaRule] {
-        &self.rules
+        &self.plan.rules
     }
 
     /// Waits until a request of this class may be sent, and counts it.
     pub async fn acquire(&self, class: EndpointClass) {
-        for &bucket in &self.by_class[class.index()] {
+        for &bucket in &self.plan.by_class[class.index()] {
             self.buckets[bucket].until_ready().await;
         }
     }
@@ -272,14 +312,14 @@ impl RateLimiter {
     /// # Errors
     /// [`BrokerError::RateLimited`] with how long to wait, when a budget is used up.
     pub fn try_acquire(&self, class: EndpointClass) -> Result<(), BrokerError> {
-        for &bucket in &self.by_class[class.index()] {
+        for &bucket in &self.plan.by_class[class.index()] {
             if let Err(not_until) = self.buckets[bucket].check() {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let wait = not_until.wait_time_from(clock().now());
                 return Err(BrokerError::RateLimited {
                     retry_after: Some(wait),
                     message: format!(
                         "the local quota {} for {class:?} requests is used up",
-                        self.rules[bucket].quota
+                        self.plan.rules[bucket].quota
                     ),
                 });
             }
@@ -291,7 +331,7 @@ impl RateLimiter {
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
-            .field("rules", &self.rules)
+            .field("rules", &self.plan.rules)
             .finish()
     }
 }
@@ -350,6 +390,23 @@ mod tests {
         limiter.try_acquire(EndpointClass::Funds).unwrap();
         assert!(limiter.try_acquire(EndpointClass::Profile).is_err());
         assert!(limiter.try_acquire(EndpointClass::Funds).is_err());
+    }
+
+    #[test]
+    fn accounts_with_the_same_rules_share_the_plan_not_the_budgets() {
+        let (first, second) = (limiter(), limiter());
+        assert!(Arc::ptr_eq(&first.plan, &second.plan));
+        first.try_acquire(EndpointClass::Login).unwrap();
+        assert!(first.try_acquire(EndpointClass::Login).is_err());
+        second.try_acquire(EndpointClass::Login).unwrap();
+
+        let other = RateLimiter::new([QuotaRule::new(
+            [EndpointClass::Login],
+            Quota::per_second(n(2)),
+        )]);
+        assert!(!Arc::ptr_eq(&first.plan, &other.plan));
+        other.try_acquire(EndpointClass::Login).unwrap();
+        other.try_acquire(EndpointClass::Login).unwrap();
     }
 
     #[tokio::test]

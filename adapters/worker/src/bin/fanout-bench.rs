@@ -576,18 +576,29 @@ async fn bench(args: Args) -> Result<(), String> {
             .map_err(err("kite login"))?;
     }
 
-    let intents: Vec<OrderIntent> = records
+    // Built afresh on each call (as a real source reads its table), so the run's copy is the
+    // only one alive at the slot.
+    let due: Vec<(UserId, AccountId, BrokerKind)> = records
         .iter()
-        .enumerate()
-        .map(|(index, record)| OrderIntent {
-            id: format!("bench{index}"),
-            user_id: record.account.user_id,
-            account_id: record.account.id,
-            slot: Slot::DEFAULT,
-            order: order(record.account.broker),
-            enabled: true,
+        .map(|record| {
+            let account = &record.account;
+            (account.user_id, account.id, account.broker)
         })
         .collect();
+    let intents = move |_: Slot| {
+        Ok(due
+            .iter()
+            .enumerate()
+            .map(|(index, &(user_id, account_id, broker))| OrderIntent {
+                id: format!("bench{index}"),
+                user_id,
+                account_id,
+                slot: Slot::DEFAULT,
+                order: order(broker),
+                enabled: true,
+            })
+            .collect())
+    };
     let inner: Arc<dyn Journal> = match args.journal {
         JournalKind::File => Arc::new(
             FileJournal::open(dir.path().join("journal.jsonl")).map_err(|e| e.to_string())?,
@@ -605,7 +616,7 @@ async fn bench(args: Args) -> Result<(), String> {
     let runner = Runner::new(
         journal.clone(),
         Arc::new(ConnectorAccounts::new(connector.clone())),
-        Arc::new(FnIntents::new(move |_| Ok(intents.clone()))),
+        Arc::new(FnIntents::new(intents)),
         Arc::new(Notifiers::default()),
     )
     .with_settings(RunSettings {
