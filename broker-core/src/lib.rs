@@ -20,6 +20,7 @@ pub mod fuzzing;
 mod http_client;
 mod instrument;
 mod instrument_index;
+mod interned;
 pub mod ist;
 mod market;
 mod order;
@@ -56,6 +57,7 @@ pub use http_client::{
 pub use hyper::Uri;
 pub use instrument::{Exchange, Instrument, InstrumentKind, InstrumentRef, UnknownExchange};
 pub use instrument_index::{InstrumentIndex, SharedInstruments};
+pub use interned::Interned;
 pub use market::{LastPrice, Ohlc, Quote};
 pub use order::{
     MarketProtection, Order, OrderHistory, OrderId, OrderStatus, OrderType, Product, Side,

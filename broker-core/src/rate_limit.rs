@@ -8,17 +8,18 @@
 //! account then spaces that account's requests so the broker never has to refuse them.
 //! Limits are in-process: several processes sharing one account must split its quotas.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota as GovernorQuota};
 use serde::{Deserialize, Serialize};
 
-use crate::BrokerError;
+use crate::{BrokerError, Interned};
 
 /// A class of broker endpoints that share a quota, named the same for every broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -252,19 +253,12 @@ impl Plan {
 
     /// The plan of `rules`, shared with the live limiters that have the same rules.
     fn shared(rules: Vec<QuotaRule>) -> Arc<Self> {
-        static PLANS: Mutex<Vec<Weak<Plan>>> = Mutex::new(Vec::new());
-        let mut plans = PLANS.lock().unwrap_or_else(PoisonError::into_inner);
-        plans.retain(|plan| plan.strong_count() > 0);
-        if let Some(plan) = plans
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|plan| plan.rules == rules)
-        {
-            return plan;
-        }
-        let plan = Arc::new(Self::new(rules));
-        plans.push(Arc::downgrade(&plan));
-        plan
+        static PLANS: Interned<Vec<QuotaRule>, Plan> = Interned::new();
+        PLANS
+            .get_or_try_insert(rules, |rules| {
+                Ok::<_, Infallible>(Arc::new(Self::new(rules.clone())))
+            })
+            .unwrap_or_else(|never| match never {})
     }
 }
 

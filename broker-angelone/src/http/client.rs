@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use broker_core::transport::{self, MAX_API_ANSWER_BYTES};
 use broker_core::{
     ApiAnswer, ApiRequest, BadUrl, BrokerError, ConnectError, CredentialError, HttpClient,
-    RateLimiter, Uri,
+    Interned, RateLimiter, Uri,
 };
 use bytes::Bytes;
 use reqwest::Url;
@@ -61,8 +61,9 @@ pub struct AngelOneHttpClient {
     http: HttpClient,
     api_url: String,
     /// Every endpoint's URI, parsed once (indexed by [`Endpoint::index`]): parsing a URL per
-    /// request was a fifth of an order's CPU.
-    endpoint_uris: Vec<Uri>,
+    /// request was a fifth of an order's CPU. Shared by every client of the same API URL
+    /// (4 KB each, per account, before).
+    endpoint_uris: Arc<[Uri]>,
     headers: HeaderMap,
     egress_ip: Option<IpAddr>,
     limiter: Option<Arc<RateLimiter>>,
@@ -167,10 +168,14 @@ impl AngelOneHttpClient {
         );
         headers.insert(HeaderName::from_static("x-privatekey"), private_key);
         let api_url = api_url.as_str().trim_end_matches('/').to_owned();
-        let endpoint_uris = Endpoint::ALL
-            .iter()
-            .map(|endpoint| endpoint_uri(&api_url, *endpoint, ""))
-            .collect::<Result<_, _>>()
+        static ENDPOINT_URIS: Interned<String, [Uri]> = Interned::new();
+        let endpoint_uris = ENDPOINT_URIS
+            .get_or_try_insert(api_url.clone(), |api_url| {
+                Endpoint::ALL
+                    .iter()
+                    .map(|endpoint| endpoint_uri(api_url, *endpoint, ""))
+                    .collect::<Result<_, _>>()
+            })
             .map_err(|_| BadUrl::Malformed {
                 which: "API URL",
                 url: api_url.clone(),
