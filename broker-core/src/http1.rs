@@ -105,12 +105,19 @@ pub(crate) struct Connector {
     pub(crate) keepalive: Duration,
 }
 
-/// Where a connection goes: scheme, host (as in the URI, brackets included for IPv6) and port.
+/// Where a connection goes: scheme, host (as in the URI, brackets included for IPv6) and port;
+/// borrowed from a request's URI, owned by a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Origin {
+struct Origin<H = String> {
     tls: bool,
-    host: String,
+    host: H,
     port: u16,
+}
+
+impl Origin {
+    fn is(&self, other: &Origin<&str>) -> bool {
+        self.tls == other.tls && self.port == other.port && self.host == other.host
+    }
 }
 
 /// An open connection's byte stream.
@@ -237,7 +244,7 @@ impl Pool {
         let origin = origin_of(uri, self.connector.allow_plain_http).map_err(Failure::NotSent)?;
         let mut connection = match self.checkout(&origin) {
             Some(connection) => connection,
-            None => self.connect(origin).await.map_err(Failure::NotSent)?,
+            None => self.connect(&origin).await.map_err(Failure::NotSent)?,
         };
         write_request(
             &mut connection.buffer,
@@ -266,9 +273,9 @@ impl Pool {
 
     /// The most recently used idle connection to `origin` that can still carry a request;
     /// expired or closed ones met on the way are dropped.
-    fn checkout(&self, origin: &Origin) -> Option<Connection> {
+    fn checkout(&self, origin: &Origin<&str>) -> Option<Connection> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some(index) = idle.iter().rposition(|idle| idle.origin == *origin) {
+        while let Some(index) = idle.iter().rposition(|idle| idle.origin.is(origin)) {
             let connection = idle.swap_remove(index);
             if connection.is_usable(self.idle_timeout) {
                 return Some(connection);
@@ -282,13 +289,13 @@ impl Pool {
 
     /// Opens a connection to `origin`: the egress address bound, within the connect timeout,
     /// then the TLS handshake for https.
-    async fn connect(&self, origin: Origin) -> Result<Connection, ExchangeError> {
+    async fn connect(&self, origin: &Origin<&str>) -> Result<Connection, ExchangeError> {
         let connector = &self.connector;
         let host = origin
             .host
             .strip_prefix('[')
             .and_then(|host| host.strip_suffix(']'))
-            .unwrap_or(&origin.host);
+            .unwrap_or(origin.host);
         let tcp = tokio::time::timeout(
             connector.connect_timeout,
             connect_tcp(host, origin.port, connector),
@@ -304,7 +311,11 @@ impl Pool {
             Stream::Plain(tcp)
         };
         Ok(Connection {
-            origin,
+            origin: Origin {
+                tls: origin.tls,
+                host: origin.host.to_owned(),
+                port: origin.port,
+            },
             stream,
             buffer: Zeroizing::new(Vec::with_capacity(READ_SIZE)),
             idle_since: Instant::now(),
@@ -353,7 +364,7 @@ async fn connect_one(address: SocketAddr, connector: &Connector) -> io::Result<T
 }
 
 /// The origin of an absolute `uri`, https only unless plain http is allowed.
-fn origin_of(uri: &Uri, allow_plain_http: bool) -> Result<Origin, ExchangeError> {
+fn origin_of(uri: &Uri, allow_plain_http: bool) -> Result<Origin<&str>, ExchangeError> {
     let tls = match uri.scheme_str() {
         Some("https") => true,
         Some("http") if allow_plain_http => false,
@@ -369,11 +380,7 @@ fn origin_of(uri: &Uri, allow_plain_http: bool) -> Result<Origin, ExchangeError>
         .filter(|host| !host.is_empty())
         .ok_or(ExchangeError::Refused("the URI has no host"))?;
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    Ok(Origin {
-        tls,
-        host: host.to_owned(),
-        port,
-    })
+    Ok(Origin { tls, host, port })
 }
 
 /// Writes the request head and body into `buffer` (cleared first): `Host` and `User-Agent`
@@ -400,14 +407,12 @@ fn write_request(
         push_header(buffer, name.as_str().as_bytes(), value.as_bytes());
     }
     if !headers.contains_key(HOST) {
-        let host = uri.host().unwrap_or_default();
-        buffer.extend_from_slice(b"host: ");
-        buffer.extend_from_slice(host.as_bytes());
-        if let Some(port) = uri.port() {
-            buffer.push(b':');
-            buffer.extend_from_slice(port.as_str().as_bytes());
-        }
-        buffer.extend_from_slice(b"\r\n");
+        // The authority as written (port included when given), without any user info.
+        let authority = uri.authority().map_or("", |authority| authority.as_str());
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        push_header(buffer, b"host", host.as_bytes());
     }
     if !headers.contains_key(USER_AGENT) {
         push_header(buffer, b"user-agent", user_agent.as_bytes());
@@ -758,7 +763,7 @@ mod tests {
             String::from_utf8(buffer.clone()).unwrap(),
             "POST /a/b?c=d HTTP/1.1\r\nx-key: k\r\nhost: 127.0.0.1:8080\r\nuser-agent: agent/1\r\ncontent-length: 2\r\n\r\n{}"
         );
-        let uri = Uri::from_static("https://example.com");
+        let uri = Uri::from_static("https://user:pw@example.com");
         write_request(
             &mut buffer,
             &Method::GET,
@@ -775,16 +780,18 @@ mod tests {
 
     #[test]
     fn origins_need_an_allowed_scheme_and_a_host() {
-        let origin = |text: &'static str, plain| origin_of(&Uri::from_static(text), plain);
+        let origin = |text: &'static str, plain| {
+            origin_of(&Uri::from_static(text), plain)
+                .map(|origin| (origin.tls, origin.host.to_owned(), origin.port))
+        };
         assert_eq!(
             origin("https://h.example/x", false).unwrap(),
-            Origin {
-                tls: true,
-                host: "h.example".into(),
-                port: 443
-            }
+            (true, "h.example".to_owned(), 443)
         );
-        assert_eq!(origin("http://[::1]:81/", true).unwrap().host, "[::1]");
+        assert_eq!(
+            origin("http://[::1]:81/", true).unwrap(),
+            (false, "[::1]".to_owned(), 81)
+        );
         assert!(origin("http://h.example/", false).is_err());
         assert!(origin("/relative", true).is_err());
     }
