@@ -152,8 +152,8 @@ impl Stream {
     }
 }
 
-/// A pooled connection: its stream and its buffer (request head, then answer bytes; wiped
-/// after every exchange, since both can hold tokens).
+/// A pooled connection: its stream and, during an exchange, its buffer (request head, then
+/// answer bytes; wiped after each, since both can hold tokens, and freed after the answer).
 struct Connection {
     origin: Origin,
     stream: Stream,
@@ -162,14 +162,17 @@ struct Connection {
 }
 
 impl Connection {
-    /// Wipes the bytes of the last request or answer, and lets a buffer grown by a large
-    /// answer go.
+    /// Wipes the bytes of the request or answer in the buffer, keeping its memory.
     fn wipe(&mut self) {
         self.buffer.as_mut_slice().zeroize();
         self.buffer.clear();
-        if self.buffer.capacity() > 8 * READ_SIZE {
-            self.buffer = Zeroizing::new(Vec::with_capacity(READ_SIZE));
-        }
+    }
+
+    /// Wipes the buffer and lets its memory go: an idle connection holds no buffer of ours
+    /// (ten thousand idle connections at the slot would hold 80 MB of them).
+    fn release(&mut self) {
+        self.wipe();
+        self.buffer = Zeroizing::new(Vec::new());
     }
 
     /// Whether the idle connection can carry a request: the server has not closed it and sent
@@ -246,6 +249,7 @@ impl Pool {
             Some(connection) => connection,
             None => self.connect(&origin).await.map_err(Failure::NotSent)?,
         };
+        connection.buffer.reserve(READ_SIZE);
         write_request(
             &mut connection.buffer,
             method,
@@ -260,7 +264,7 @@ impl Pool {
         connection.wipe();
         written.map_err(|error| Failure::Lost(error.into()))?;
         let result = read_answer(&mut connection, method, limit).await;
-        connection.wipe();
+        connection.release();
         let (answer, reusable) = result?;
         if reusable {
             connection.idle_since = Instant::now();
@@ -317,7 +321,7 @@ impl Pool {
                 port: origin.port,
             },
             stream,
-            buffer: Zeroizing::new(Vec::with_capacity(READ_SIZE)),
+            buffer: Zeroizing::new(Vec::new()),
             idle_since: Instant::now(),
         })
     }
@@ -794,6 +798,45 @@ mod tests {
         );
         assert!(origin("http://h.example/", false).is_err());
         assert!(origin("/relative", true).is_err());
+    }
+
+    #[tokio::test]
+    async fn idle_connections_hold_no_buffer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            socket.write_all(answer).await.unwrap();
+            // Kept open, so that the connection stays usable.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let pool = Pool::new(
+            Connector {
+                local: None,
+                connect_timeout: Duration::from_secs(1),
+                allow_plain_http: true,
+                tls: TlsConnector::from(crate::TlsConfig::webpki().config),
+                keepalive: Duration::from_secs(30),
+            },
+            Duration::from_secs(60),
+        );
+        let request = ApiRequest::new(
+            Method::GET,
+            Uri::try_from(format!("http://{address}/")).unwrap(),
+        );
+        let agent = HeaderValue::from_static("agent/1");
+        let answer = pool
+            .exchange(&request, &agent, 1024, &AtomicBool::new(false))
+            .await
+            .unwrap();
+        assert_eq!(answer.body, b"ok");
+        let idle = pool.idle.lock().unwrap();
+        assert_eq!(idle.len(), 1, "the connection was kept");
+        assert_eq!(idle[0].buffer.capacity(), 0);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub enum BadUrl {
 /// roots (a simulator's self-signed certificate). Clones share one configuration.
 #[derive(Clone)]
 pub struct TlsConfig {
-    config: Arc<rustls::ClientConfig>,
+    pub(crate) config: Arc<rustls::ClientConfig>,
 }
 
 impl TlsConfig {
