@@ -172,7 +172,8 @@ impl Connection {
     /// (ten thousand idle connections at the slot would hold 80 MB of them).
     fn release(&mut self) {
         self.wipe();
-        self.buffer = Zeroizing::new(Vec::new());
+        // Taken out of its `Zeroizing`, whose drop would zero the whole capacity again.
+        drop(std::mem::take(&mut *self.buffer));
     }
 
     /// Whether the idle connection can carry a request: the server has not closed it and sent
