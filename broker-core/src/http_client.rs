@@ -10,28 +10,26 @@
 //! redirects are never followed (a redirect would re-send the account's keys and tokens to
 //! wherever it points); answers are read with a size cap.
 //!
-//! API calls go through [`HttpClient::send`]: hyper-util's pooled client over rustls, without
-//! reqwest's wrapping (which re-parsed every URL and cost about 40 % of an order's CPU; see
-//! docs/performance.md). [`HttpClient::client`] (reqwest, same rules, capped reads through
+//! API calls go through [`HttpClient::send`]: a lean HTTP/1.1 client over rustls, driven in
+//! the calling task with a pool of kept-alive connections per client (see `http1.rs` for its
+//! rules, and docs/performance.md for why neither reqwest nor hyper-util's pooled client is on
+//! this path). [`HttpClient::client`] (reqwest, same rules, capped reads through
 //! [`crate::transport::read_body`]) stays for downloads and browser-style flows.
 
-use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use std::{fmt, io};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Incoming};
-use hyper::header::{HeaderMap, HeaderValue, USER_AGENT};
-use hyper::{Method, Request, Response, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Method, Uri};
 use reqwest::Url;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::egress::{AddressNotLocal, EgressBinding};
+use crate::http1::{self, Cause, ExchangeError, Failure, Pool};
 use crate::transport::{self, CallKind};
 use crate::{BrokerError, ConnectivityKind};
 
@@ -78,7 +76,7 @@ pub enum BadUrl {
 /// roots (a simulator's self-signed certificate). Clones share one configuration.
 #[derive(Clone)]
 pub struct TlsConfig {
-    config: Arc<rustls::ClientConfig>,
+    pub(crate) config: Arc<rustls::ClientConfig>,
 }
 
 impl TlsConfig {
@@ -222,38 +220,22 @@ impl HttpClientConfig {
         })
     }
 
-    /// The pooled client of API calls: hyper-util's, over a connector that binds the egress
-    /// address and speaks HTTP/1.1 over rustls, https only unless allowed. hyper never
-    /// follows a redirect.
+    /// The pool of API calls' connections: bound to the egress address, HTTP/1.1 over
+    /// rustls (no ALPN), https only unless allowed.
     fn api_pool(&self) -> Pool {
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_local_address(self.egress.map(|egress| egress.local));
-        tcp.set_connect_timeout(Some(self.connect_timeout));
-        tcp.set_keepalive(Some(TCP_KEEPALIVE));
-        tcp.set_nodelay(true);
-        let tls =
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*self.tls.config).clone());
-        let tls = if self.allow_plain_http {
-            tls.https_or_http()
-        } else {
-            tls.https_only()
+        let connector = http1::Connector {
+            local: self.egress.map(|egress| egress.local),
+            connect_timeout: self.connect_timeout,
+            allow_plain_http: self.allow_plain_http,
+            tls: tokio_rustls::TlsConnector::from(Arc::clone(&self.tls.config)),
+            keepalive: TCP_KEEPALIVE,
         };
-        // HTTP/1.1 over TLS, as reqwest spoke with this configuration (it offered no ALPN):
-        // h2 costs about 40,000 more instructions per request in hyper.
-        let connector = tls.enable_http1().wrap_connector(tcp);
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(self.idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(connector)
+        Pool::new(connector, self.idle_timeout)
     }
 }
 
 /// The keep-alive probes of idle connections, so that a dead peer is noticed before the slot.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
-
-/// hyper-util's pooled client with the egress-bound rustls connector.
-type Pool = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// What [`HttpClient::send`] needs beyond the pool.
 struct ApiClient {
@@ -351,34 +333,35 @@ impl HttpClient {
         call: CallKind,
         name: &str,
     ) -> Result<ApiAnswer, BrokerError> {
-        let ApiRequest {
-            method,
-            uri,
-            mut headers,
-            body,
-        } = request;
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, self.api.user_agent.clone());
-        }
-        let mut request = Request::new(body.map(Full::new).unwrap_or_default());
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
-        let exchange = async {
-            let response = self.api.pool.request(request).await.map_err(|error| {
-                let kind = if error.is_connect() {
-                    ConnectivityKind::Connect
-                } else {
-                    ConnectivityKind::Interrupted
-                };
-                transport::failed_exchange(kind, &error, call, name)
-            })?;
-            read_answer(response, limit, call, name).await
+        let sent = AtomicBool::new(false);
+        let exchange = self
+            .api
+            .pool
+            .exchange(&request, &self.api.user_agent, limit, &sent);
+        let failure = match tokio::time::timeout(self.api.request_timeout, exchange).await {
+            Ok(Ok(answer)) => {
+                return Ok(ApiAnswer {
+                    status: answer.status,
+                    retry_after: answer.retry_after,
+                    body: answer.body,
+                });
+            }
+            Ok(Err(failure)) => failure,
+            Err(_) if sent.load(Ordering::Relaxed) => return Err(transport::timed_out(call, name)),
+            Err(_) => Failure::NotSent(ExchangeError::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "timed out before the request was sent",
+            ))),
         };
-        match tokio::time::timeout(self.api.request_timeout, exchange).await {
-            Ok(answer) => answer,
-            Err(_) => Err(transport::timed_out(call, name)),
-        }
+        Err(match failure {
+            Failure::NotSent(error) => {
+                transport::failed_exchange(ConnectivityKind::Connect, &Cause(error), call, name)
+            }
+            Failure::Lost(error) => {
+                transport::failed_exchange(ConnectivityKind::Interrupted, &Cause(error), call, name)
+            }
+            Failure::TooLarge { status } => transport::too_large(call, status, name, limit),
+        })
     }
 
     /// Checks a broker base URL for this client: absolute, with a host, https unless plain
@@ -404,39 +387,6 @@ impl HttpClient {
     }
 }
 
-/// Reads an answer's status, `Retry-After` and body, capped at `limit` bytes.
-async fn read_answer(
-    response: Response<Incoming>,
-    limit: usize,
-    call: CallKind,
-    name: &str,
-) -> Result<ApiAnswer, BrokerError> {
-    let status = response.status().as_u16();
-    let retry_after = transport::retry_after(response.headers());
-    let mut incoming = response.into_body();
-    let announced = incoming.size_hint().exact().unwrap_or(0);
-    if announced > limit as u64 {
-        return Err(transport::too_large(call, status, name, limit));
-    }
-    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-    while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|error| {
-            transport::failed_exchange(ConnectivityKind::Interrupted, &error, call, name)
-        })?;
-        if let Ok(chunk) = frame.into_data() {
-            if body.len() + chunk.len() > limit {
-                return Err(transport::too_large(call, status, name, limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-    }
-    Ok(ApiAnswer {
-        status,
-        retry_after,
-        body,
-    })
-}
-
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
@@ -451,6 +401,7 @@ mod tests {
     use super::*;
     use crate::PlacementOutcome;
     use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A one-shot HTTP server that answers with the peer address it saw, or with `answer`.
@@ -573,6 +524,12 @@ mod tests {
         ApiRequest::new(Method::GET, Uri::try_from(url).unwrap())
     }
 
+    /// Reads `/` at `address`, the answer capped at 1,024 bytes.
+    async fn read_root(http: &HttpClient, address: SocketAddr) -> Result<ApiAnswer, BrokerError> {
+        let url = format!("http://{address}/");
+        http.send(api_get(&url), 1024, CallKind::Read, "x").await
+    }
+
     #[tokio::test]
     async fn api_requests_leave_from_the_bound_address_with_the_user_agent() {
         let (address, server) = serve_once(None).await;
@@ -581,15 +538,7 @@ mod tests {
             .allow_plain_http()
             .build()
             .unwrap();
-        let answer = http
-            .send(
-                api_get(&format!("http://{address}/")),
-                1024,
-                CallKind::Read,
-                "x",
-            )
-            .await
-            .unwrap();
+        let answer = read_root(&http, address).await.unwrap();
         assert_eq!((answer.status, &answer.body[..]), (200, &b"127.0.0.2"[..]));
         let request = server.await.unwrap().to_ascii_lowercase();
         assert!(request.contains("user-agent: broker-toolkit/"), "{request}");
@@ -730,6 +679,227 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused.placement_outcome(), PlacementOutcome::NotPlaced);
         assert!(refused.is_retryable(), "{refused:?}");
+    }
+
+    /// Reads one request (head and `content-length` body); `false` at the end of the stream.
+    async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            if let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length: "))
+                    .map_or(0, |length| length.trim().parse().unwrap());
+                if seen.len() >= end + 4 + length {
+                    return true;
+                }
+            }
+            match socket.read(&mut buffer).await {
+                Ok(0) | Err(_) => return false,
+                Ok(read) => seen.extend_from_slice(&buffer[..read]),
+            }
+        }
+    }
+
+    /// A server that gives `answers` in order, one per request whatever the connection, and
+    /// closes a connection after an answer marked `true`. Counts the connections it accepted.
+    async fn serve_script(
+        answers: Vec<(String, bool)>,
+    ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let answers = Arc::new(std::sync::Mutex::new(
+            answers
+                .into_iter()
+                .collect::<std::collections::VecDeque<_>>(),
+        ));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answers = Arc::clone(&answers);
+                tokio::spawn(async move {
+                    while read_request(&mut socket).await {
+                        let next = answers.lock().unwrap().pop_front();
+                        let Some((answer, close)) = next else { break };
+                        socket.write_all(answer.as_bytes()).await.unwrap();
+                        if close {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (address, connections)
+    }
+
+    fn ok(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn api_post(address: SocketAddr) -> ApiRequest {
+        let mut request = ApiRequest::new(
+            Method::POST,
+            Uri::try_from(format!("http://{address}/orders")).unwrap(),
+        );
+        request.body = Some(Bytes::from_static(b"{\"qty\":1}"));
+        request
+    }
+
+    fn plain_http() -> HttpClient {
+        HttpClientConfig::default()
+            .allow_plain_http()
+            .build()
+            .unwrap()
+    }
+
+    /// Sends a place-order request to `address`.
+    async fn place(http: &HttpClient, address: SocketAddr) -> Result<ApiAnswer, BrokerError> {
+        http.send(api_post(address), 1024, CallKind::PlaceOrder, "place order")
+            .await
+    }
+
+    #[tokio::test]
+    async fn api_connections_are_kept_and_chunked_bodies_decoded() {
+        let chunked = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;x=y\r\nWiki\r\n5\r\npedia\r\n0\r\ntrailer: t\r\n\r\n";
+        let (address, connections) = serve_script(vec![
+            (chunked.to_owned(), false),
+            (ok("second"), false),
+            (ok("third"), false),
+        ])
+        .await;
+        let http = plain_http();
+        for expected in ["Wikipedia", "second", "third"] {
+            let answer = place(&http, address).await.unwrap();
+            assert_eq!(answer.body, expected.as_bytes());
+        }
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "one connection for all"
+        );
+    }
+
+    /// Places two orders through `http` against a server giving `first` then a plain answer,
+    /// `pause` apart, and checks that they took two connections.
+    async fn two_orders_take_two_connections(
+        http: &HttpClient,
+        first: (&str, bool),
+        pause: Duration,
+    ) {
+        let (address, connections) =
+            serve_script(vec![(first.0.to_owned(), first.1), (ok("again"), false)]).await;
+        let answer = place(http, address).await.unwrap();
+        assert!(
+            first
+                .0
+                .ends_with(std::str::from_utf8(&answer.body).unwrap())
+        );
+        tokio::time::sleep(pause).await;
+        assert_eq!(place(http, address).await.unwrap().body, b"again");
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "{}", first.0);
+    }
+
+    #[tokio::test]
+    async fn connections_are_not_kept_after_close_an_http_1_0_answer_or_an_unframed_body() {
+        for first in [
+            // The server keeps these connections open: the client must not use them again.
+            (
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+                false,
+            ),
+            ("HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", false),
+            // A body delimited by the end of the connection.
+            ("HTTP/1.1 200 OK\r\n\r\nuntil the end", true),
+        ] {
+            two_orders_take_two_connections(&plain_http(), first, Duration::ZERO).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_server_closed_is_not_used_for_an_order() {
+        // The server closes the kept connection after its first answer; the second order must
+        // not be written to it (its outcome would be unknown), but go on a new one.
+        let first = ok("first");
+        let pause = Duration::from_millis(100);
+        two_orders_take_two_connections(&plain_http(), (&first, true), pause).await;
+    }
+
+    #[tokio::test]
+    async fn idle_connections_expire() {
+        let http = HttpClientConfig {
+            idle_timeout: Duration::from_millis(50),
+            ..HttpClientConfig::default().allow_plain_http()
+        }
+        .build()
+        .unwrap();
+        let first = ok("first");
+        two_orders_take_two_connections(&http, (&first, false), Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn broken_or_malformed_answers_leave_an_order_unknown_and_a_read_repeatable() {
+        let huge_header = format!(
+            "HTTP/1.1 200 OK\r\nx-padding: {}\r\ncontent-length: 0\r\n\r\n",
+            "x".repeat(http1::MAX_HEAD_BYTES)
+        );
+        for answer in [
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ncut short".to_owned(),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n10\r\ncut".to_owned(),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n".to_owned(),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\r\n".to_owned(),
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"
+                .to_owned(),
+            "HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\nok".to_owned(),
+            "HTTP/1.1 200 OK\r\ncont".to_owned(),
+            huge_header,
+            String::new(),
+        ] {
+            let (address, _) = serve_script(vec![(answer.clone(), true)]).await;
+            let error = place(&plain_http(), address).await.unwrap_err();
+            assert_eq!(
+                error,
+                BrokerError::OrderOutcomeUnknown {
+                    kind: ConnectivityKind::Interrupted
+                },
+                "{answer:.80}"
+            );
+            let (address, _) = serve_script(vec![(answer.clone(), true)]).await;
+            let read = read_root(&plain_http(), address).await.unwrap_err();
+            assert!(
+                matches!(
+                    read,
+                    BrokerError::Connectivity {
+                        kind: ConnectivityKind::Interrupted,
+                        ..
+                    }
+                ) && read.is_retryable(),
+                "{answer:.80}: {read:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_over_the_limit_are_refused() {
+        let chunk = "x".repeat(600);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+        );
+        let (address, _) = serve_script(vec![(answer, true)]).await;
+        let error = place(&plain_http(), address).await.unwrap_err();
+        assert_eq!(
+            error,
+            BrokerError::OrderOutcomeUnknown {
+                kind: ConnectivityKind::UnreadableAnswer { status: 200 }
+            }
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 #[cfg(feature = "http")]
+mod http1;
+#[cfg(feature = "http")]
 mod http_client;
 mod instrument;
 mod instrument_index;

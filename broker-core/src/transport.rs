@@ -100,19 +100,6 @@ pub(crate) fn timed_out(call: CallKind, name: &str) -> BrokerError {
     classify(kind, call, format!("{name}: {kind}"))
 }
 
-/// An answer's `Retry-After`, when it holds a number of seconds.
-#[cfg(feature = "http")]
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
 /// An answer whose body is over `limit` bytes.
 #[cfg(feature = "http")]
 pub(crate) fn too_large(call: CallKind, status: u16, name: &str, limit: usize) -> BrokerError {

@@ -10,8 +10,9 @@
 //!
 //! Secrets in transit: the serialized body of every request (the login body carries the MPIN
 //! and the TOTP code) and the `Authorization` and `X-PrivateKey` header values are built in
-//! buffers that are wiped when the HTTP stack drops them. The copies hyper makes into its
-//! write buffer and rustls makes into TLS records are not ours to wipe, nor is a temporary
+//! buffers that are wiped when the HTTP stack drops them, and broker-core's HTTP client wipes
+//! its write and read buffer after every exchange. The copies rustls makes into TLS records
+//! and the kernel into socket buffers are not ours to wipe, nor is a temporary
 //! copy the JSON parser makes of a token. An answer's `data` is read from the answer's own
 //! (wiped) buffer straight into its wire type, never through a JSON value, so its numbers
 //! never pass through `f64`.

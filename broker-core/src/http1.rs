@@ -1,0 +1,855 @@
+//! The HTTP/1.1 client of API calls ([`crate::HttpClient::send`]): one request per exchange on
+//! a pooled keep-alive connection, driven in the calling task.
+//!
+//! Why not hyper-util's pooled client: it runs each connection in a task of its own and hands
+//! requests and answers over a channel, and its pool checkout and return were about 12,500
+//! instructions of an order's 52,000 (docs/performance.md). Here a request takes an idle
+//! connection (or opens one), writes its head and body with one write, reads and parses the
+//! answer in the same task (`httparse`), and puts the connection back when the answer was read
+//! to its end.
+//!
+//! The rules, each kept from the client it replaces:
+//! - nothing is ever sent twice: no request is retried once any of its bytes was written, and
+//!   an idle connection is checked before it is used (a connection the server closed while
+//!   idle is dropped for another, instead of turning an order into an unknown outcome);
+//! - the egress address is bound before connecting, with a connect timeout, TCP keep-alive
+//!   probes and no Nagle delay; https only unless plain http is allowed;
+//! - redirects are answers like any other (never followed);
+//! - answers are parsed strictly: a head over [`MAX_HEAD_BYTES`], both `Content-Length` and
+//!   `Transfer-Encoding`, a malformed or repeated `Content-Length`, a transfer coding other than
+//!   `chunked`, a malformed chunk: all refused; the body is capped at the caller's limit;
+//! - a connection is reused only after an HTTP/1.1 answer read to its end, without
+//!   `Connection: close`, and for at most the idle timeout.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
+use hyper::{Method, Uri};
+use rustls::pki_types::ServerName;
+use socket2::{SockRef, TcpKeepalive};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::ApiRequest;
+
+/// The largest answer head (status line and headers) read; hyper's default cap is larger, but
+/// a broker's answer head is a few hundred bytes.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The most headers an answer head may carry.
+const MAX_HEADERS: usize = 100;
+
+/// The longest chunk-size line or trailer section of a chunked body.
+const MAX_CHUNK_LINE_BYTES: usize = 4096;
+
+/// How much is read from the socket at a time.
+const READ_SIZE: usize = 8 * 1024;
+
+/// Why an exchange failed, and whether any byte of the request had left.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Nothing of the request was written: no connection, a refused scheme, a failed
+    /// handshake.
+    NotSent(ExchangeError),
+    /// The request was (at least partly) written, and no complete answer came back.
+    Lost(ExchangeError),
+    /// The answer's body is over the limit.
+    TooLarge {
+        /// The answer's status.
+        status: u16,
+    },
+}
+
+/// What went wrong in an exchange (never quotes the URL, the request or the answer).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// The URI has no scheme, host or supported scheme.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// The connection could not be opened (or its TLS handshake failed).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The answer is not valid HTTP/1.x.
+    #[error("malformed answer: {0}")]
+    Malformed(&'static str),
+    /// The connection closed before the whole answer was read.
+    #[error("the connection closed before the whole answer was read")]
+    Closed,
+}
+
+/// An [`ExchangeError`] as the source of an error, so that
+/// [`crate::transport`]'s messages (which name only an error's innermost cause) carry it.
+#[derive(Debug, thiserror::Error)]
+#[error("the exchange failed")]
+pub(crate) struct Cause(#[source] pub(crate) ExchangeError);
+
+/// How connections are opened.
+pub(crate) struct Connector {
+    /// The address every connection binds before connecting, when set.
+    pub(crate) local: Option<IpAddr>,
+    /// How long a TCP connect may take.
+    pub(crate) connect_timeout: Duration,
+    /// Whether plain `http://` is allowed (simulators).
+    pub(crate) allow_plain_http: bool,
+    /// The TLS configuration.
+    pub(crate) tls: TlsConnector,
+    /// The TCP keep-alive probes' idle time.
+    pub(crate) keepalive: Duration,
+}
+
+/// Where a connection goes: scheme, host (as in the URI, brackets included for IPv6) and port;
+/// borrowed from a request's URI, owned by a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin<H = String> {
+    tls: bool,
+    host: H,
+    port: u16,
+}
+
+impl Origin {
+    fn is(&self, other: &Origin<&str>) -> bool {
+        self.tls == other.tls && self.port == other.port && self.host == other.host
+    }
+}
+
+/// An open connection's byte stream.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(tcp) => tcp,
+            Self::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Plain(tcp) => tcp.write_all(bytes).await,
+            Self::Tls(tls) => {
+                tls.write_all(bytes).await?;
+                tls.flush().await
+            }
+        }
+    }
+
+    async fn read_buf(&mut self, buffer: &mut Vec<u8>) -> io::Result<usize> {
+        match self {
+            Self::Plain(tcp) => tcp.read_buf(buffer).await,
+            Self::Tls(tls) => tls.read_buf(buffer).await,
+        }
+    }
+}
+
+/// A pooled connection: its stream and, during an exchange, its buffer (request head, then
+/// answer bytes; wiped after each, since both can hold tokens, and freed after the answer).
+struct Connection {
+    origin: Origin,
+    stream: Stream,
+    buffer: Zeroizing<Vec<u8>>,
+    idle_since: Instant,
+}
+
+impl Connection {
+    /// Wipes the bytes of the request or answer in the buffer, keeping its memory.
+    fn wipe(&mut self) {
+        self.buffer.as_mut_slice().zeroize();
+        self.buffer.clear();
+    }
+
+    /// Wipes the buffer and lets its memory go: an idle connection holds no buffer of ours
+    /// (ten thousand idle connections at the slot would hold 80 MB of them).
+    fn release(&mut self) {
+        self.wipe();
+        // Taken out of its `Zeroizing`, whose drop would zero the whole capacity again.
+        drop(std::mem::take(&mut *self.buffer));
+    }
+
+    /// Whether the idle connection can carry a request: the server has not closed it and sent
+    /// nothing unasked (one non-blocking peek at the socket, which does not wait).
+    fn is_usable(&self, idle_timeout: Duration) -> bool {
+        if self.idle_since.elapsed() >= idle_timeout {
+            return false;
+        }
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+        matches!(
+            SockRef::from(self.stream.tcp()).peek(&mut probe),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock
+        )
+    }
+}
+
+/// The idle connections of one client, for every origin it talks to.
+pub(crate) struct Pool {
+    idle: Mutex<Vec<Connection>>,
+    idle_timeout: Duration,
+    connector: Connector,
+}
+
+/// One answer as read off the connection.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// How the answer's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// The parts of an answer head the exchange needs.
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Pool {
+    pub(crate) fn new(connector: Connector, idle_timeout: Duration) -> Self {
+        Self {
+            idle: Mutex::new(Vec::new()),
+            idle_timeout,
+            connector,
+        }
+    }
+
+    /// Sends a request and reads its answer, its body capped at `limit` bytes. `sent` is set
+    /// just before the first byte of the request is written.
+    pub(crate) async fn exchange(
+        &self,
+        request: &ApiRequest,
+        user_agent: &HeaderValue,
+        limit: usize,
+        sent: &AtomicBool,
+    ) -> Result<Answer, Failure> {
+        let ApiRequest {
+            method,
+            uri,
+            headers,
+            body,
+        } = request;
+        let origin = origin_of(uri, self.connector.allow_plain_http).map_err(Failure::NotSent)?;
+        let mut connection = match self.checkout(&origin) {
+            Some(connection) => connection,
+            None => self.connect(&origin).await.map_err(Failure::NotSent)?,
+        };
+        connection.buffer.reserve(READ_SIZE);
+        write_request(
+            &mut connection.buffer,
+            method,
+            uri,
+            headers,
+            body.as_deref(),
+            user_agent,
+        );
+        // From here on the request may have left: it is never sent again.
+        sent.store(true, Ordering::Relaxed);
+        let written = connection.stream.write_all(&connection.buffer).await;
+        connection.wipe();
+        written.map_err(|error| Failure::Lost(error.into()))?;
+        let result = read_answer(&mut connection, method, limit).await;
+        connection.release();
+        let (answer, reusable) = result?;
+        if reusable {
+            connection.idle_since = Instant::now();
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(connection);
+            }
+        }
+        Ok(answer)
+    }
+
+    /// The most recently used idle connection to `origin` that can still carry a request;
+    /// expired or closed ones met on the way are dropped.
+    fn checkout(&self, origin: &Origin<&str>) -> Option<Connection> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(index) = idle.iter().rposition(|idle| idle.origin.is(origin)) {
+            let connection = idle.swap_remove(index);
+            if connection.is_usable(self.idle_timeout) {
+                return Some(connection);
+            }
+            tracing::trace!("an idle API connection was closed or expired: dropped");
+        }
+        let timeout = self.idle_timeout;
+        idle.retain(|connection| connection.idle_since.elapsed() < timeout);
+        None
+    }
+
+    /// Opens a connection to `origin`: the egress address bound, within the connect timeout,
+    /// then the TLS handshake for https.
+    async fn connect(&self, origin: &Origin<&str>) -> Result<Connection, ExchangeError> {
+        let connector = &self.connector;
+        let host = origin
+            .host
+            .strip_prefix('[')
+            .and_then(|host| host.strip_suffix(']'))
+            .unwrap_or(origin.host);
+        let tcp = tokio::time::timeout(
+            connector.connect_timeout,
+            connect_tcp(host, origin.port, connector),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        tracing::trace!(tls = origin.tls, "API connection opened");
+        let stream = if origin.tls {
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|_| ExchangeError::Refused("the host is not a valid TLS server name"))?;
+            Stream::Tls(Box::new(connector.tls.connect(name, tcp).await?))
+        } else {
+            Stream::Plain(tcp)
+        };
+        Ok(Connection {
+            origin: Origin {
+                tls: origin.tls,
+                host: origin.host.to_owned(),
+                port: origin.port,
+            },
+            stream,
+            buffer: Zeroizing::new(Vec::new()),
+            idle_since: Instant::now(),
+        })
+    }
+}
+
+/// Connects to the first address of `host` that accepts, from the egress address when bound
+/// (addresses of the other family are skipped: the broker must see the bound address).
+async fn connect_tcp(host: &str, port: u16, connector: &Connector) -> io::Result<TcpStream> {
+    let mut last_error = None;
+    for address in tokio::net::lookup_host((host, port)).await? {
+        if connector
+            .local
+            .is_some_and(|local| local.is_ipv4() != address.is_ipv4())
+        {
+            continue;
+        }
+        match connect_one(address, connector).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no address of the host's family matches the egress address",
+        )
+    }))
+}
+
+async fn connect_one(address: SocketAddr, connector: &Connector) -> io::Result<TcpStream> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(local) = connector.local {
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    SockRef::from(&socket)
+        .set_tcp_keepalive(&TcpKeepalive::new().with_time(connector.keepalive))?;
+    let tcp = socket.connect(address).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+/// The origin of an absolute `uri`, https only unless plain http is allowed.
+fn origin_of(uri: &Uri, allow_plain_http: bool) -> Result<Origin<&str>, ExchangeError> {
+    let tls = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") if allow_plain_http => false,
+        Some("http") => {
+            return Err(ExchangeError::Refused(
+                "plain http is not allowed: brokers are reached over https only",
+            ));
+        }
+        _ => return Err(ExchangeError::Refused("not an absolute http(s) URI")),
+    };
+    let host = uri
+        .host()
+        .filter(|host| !host.is_empty())
+        .ok_or(ExchangeError::Refused("the URI has no host"))?;
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok(Origin { tls, host, port })
+}
+
+/// Writes the request head and body into `buffer` (cleared first): `Host` and `User-Agent`
+/// added when missing, `Content-Length` computed (any given one, and any
+/// `Transfer-Encoding`, left out).
+fn write_request(
+    buffer: &mut Vec<u8>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+    user_agent: &HeaderValue,
+) {
+    buffer.clear();
+    buffer.extend_from_slice(method.as_str().as_bytes());
+    buffer.push(b' ');
+    let target = uri.path_and_query().map_or("/", |target| target.as_str());
+    buffer.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
+    buffer.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        push_header(buffer, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !headers.contains_key(HOST) {
+        // The authority as written (port included when given), without any user info.
+        let authority = uri.authority().map_or("", |authority| authority.as_str());
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        push_header(buffer, b"host", host.as_bytes());
+    }
+    if !headers.contains_key(USER_AGENT) {
+        push_header(buffer, b"user-agent", user_agent.as_bytes());
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
+        buffer.extend_from_slice(b"content-length: ");
+        push_decimal(buffer, body.len());
+        buffer.extend_from_slice(b"\r\n");
+    }
+    buffer.extend_from_slice(b"\r\n");
+    buffer.extend_from_slice(body);
+}
+
+fn push_header(buffer: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    buffer.extend_from_slice(name);
+    buffer.extend_from_slice(b": ");
+    buffer.extend_from_slice(value);
+    buffer.extend_from_slice(b"\r\n");
+}
+
+fn push_decimal(buffer: &mut Vec<u8>, mut value: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    buffer.extend_from_slice(&digits[start..]);
+}
+
+/// Reads more of the answer into the connection's buffer; the end of the stream is an error
+/// (the answer was not complete).
+async fn fill(connection: &mut Connection) -> Result<(), Failure> {
+    let buffer = &mut *connection.buffer;
+    if buffer.capacity() - buffer.len() < READ_SIZE / 4 {
+        buffer.reserve(READ_SIZE);
+    }
+    match connection.stream.read_buf(buffer).await {
+        Ok(0) => Err(Failure::Lost(ExchangeError::Closed)),
+        Ok(_) => Ok(()),
+        Err(error) => Err(Failure::Lost(error.into())),
+    }
+}
+
+fn malformed(what: &'static str) -> Failure {
+    Failure::Lost(ExchangeError::Malformed(what))
+}
+
+/// Reads one answer (1xx interim answers skipped), and says whether the connection can carry
+/// another request.
+async fn read_answer(
+    connection: &mut Connection,
+    method: &Method,
+    limit: usize,
+) -> Result<(Answer, bool), Failure> {
+    connection.buffer.clear();
+    let (head, head_length) = loop {
+        match parse_head(&connection.buffer, method)? {
+            Some((head, length)) if (100..200).contains(&head.status) => {
+                connection.buffer.drain(..length);
+            }
+            Some(parsed) => break parsed,
+            None if connection.buffer.len() >= MAX_HEAD_BYTES => {
+                return Err(malformed("the answer head is too large"));
+            }
+            None => fill(connection).await?,
+        }
+    };
+    let status = head.status;
+    let mut keep_alive = head.keep_alive;
+    let body = match head.framing {
+        Framing::Length(length) => {
+            let length = usize::try_from(length)
+                .ok()
+                .filter(|length| *length <= limit)
+                .ok_or(Failure::TooLarge { status })?;
+            let end = head_length + length;
+            let missing = end.saturating_sub(connection.buffer.len());
+            connection.buffer.reserve(missing);
+            while connection.buffer.len() < end {
+                fill(connection).await?;
+            }
+            // Bytes past the answer were not asked for: the connection is not reused.
+            keep_alive &= connection.buffer.len() == end;
+            connection.buffer[head_length..end].to_vec()
+        }
+        Framing::Chunked => {
+            let (body, end) = read_chunked(connection, head_length, limit, status).await?;
+            keep_alive &= connection.buffer.len() == end;
+            body
+        }
+        Framing::UntilClose => {
+            keep_alive = false;
+            while connection.buffer.len() - head_length <= limit {
+                connection.buffer.reserve(READ_SIZE);
+                match connection.stream.read_buf(&mut connection.buffer).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => return Err(Failure::Lost(error.into())),
+                }
+            }
+            if connection.buffer.len() - head_length > limit {
+                return Err(Failure::TooLarge { status });
+            }
+            connection.buffer[head_length..].to_vec()
+        }
+    };
+    Ok((
+        Answer {
+            status,
+            retry_after: head.retry_after,
+            body,
+        },
+        keep_alive,
+    ))
+}
+
+/// Parses an answer head at the start of `bytes`: `None` while incomplete.
+fn parse_head(bytes: &[u8], method: &Method) -> Result<Option<(Head, usize)>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let length = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(malformed("too many headers")),
+        Err(_) => return Err(malformed("not an HTTP/1.x answer head")),
+    };
+    let status = response.code.unwrap_or_default();
+    if status == 101 {
+        return Err(malformed("an unrequested protocol switch"));
+    }
+    let http11 = response.version == Some(1);
+    let mut content_length = None;
+    let mut chunked = false;
+    let mut close = !http11;
+    let mut retry_after = None;
+    for header in response.headers.iter() {
+        let name = header.name;
+        let value = trim(header.value);
+        if name.eq_ignore_ascii_case("content-length") {
+            let parsed = parse_decimal(value).ok_or(malformed("a bad Content-Length"))?;
+            if content_length.is_some_and(|known| known != parsed) {
+                return Err(malformed("conflicting Content-Length headers"));
+            }
+            content_length = Some(parsed);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if chunked || !value.eq_ignore_ascii_case(b"chunked") {
+                return Err(malformed("a transfer coding other than chunked"));
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|byte| *byte == b',') {
+                let token = trim(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("retry-after") {
+            retry_after = parse_decimal(value).map(Duration::from_secs);
+        }
+    }
+    if chunked && content_length.is_some() {
+        return Err(malformed("both Content-Length and Transfer-Encoding"));
+    }
+    if chunked && !http11 {
+        return Err(malformed("a chunked body in an HTTP/1.0 answer"));
+    }
+    let bodiless =
+        (100..200).contains(&status) || status == 204 || status == 304 || *method == Method::HEAD;
+    let framing = match (bodiless, chunked, content_length) {
+        (true, _, _) => Framing::Length(0),
+        (false, true, _) => Framing::Chunked,
+        (false, false, Some(length)) => Framing::Length(length),
+        (false, false, None) => Framing::UntilClose,
+    };
+    Ok(Some((
+        Head {
+            status,
+            framing,
+            keep_alive: !close,
+            retry_after,
+        },
+        length,
+    )))
+}
+
+/// Reads a chunked body that starts at `start` in the connection's buffer, decoding it into a
+/// new vector; returns it and where the answer ends in the buffer (trailers included).
+async fn read_chunked(
+    connection: &mut Connection,
+    start: usize,
+    limit: usize,
+    status: u16,
+) -> Result<(Vec<u8>, usize), Failure> {
+    let mut body = Vec::new();
+    let mut at = start;
+    loop {
+        let (line, size) = loop {
+            let pending = &connection.buffer[at..];
+            if !pending.first().is_some_and(u8::is_ascii_hexdigit) && !pending.is_empty() {
+                return Err(malformed("a bad chunk size"));
+            }
+            match httparse::parse_chunk_size(pending) {
+                Ok(httparse::Status::Complete(parsed)) => break parsed,
+                Ok(httparse::Status::Partial) if pending.len() < MAX_CHUNK_LINE_BYTES => {
+                    fill(connection).await?;
+                }
+                _ => return Err(malformed("a bad chunk size")),
+            }
+        };
+        at += line;
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|size| body.len().saturating_add(*size) <= limit)
+            .ok_or(Failure::TooLarge { status })?;
+        if size == 0 {
+            return Ok((body, read_trailers(connection, at).await?));
+        }
+        while connection.buffer.len() < at + size + 2 {
+            fill(connection).await?;
+        }
+        if &connection.buffer[at + size..at + size + 2] != b"\r\n" {
+            return Err(malformed("a chunk not followed by CRLF"));
+        }
+        body.extend_from_slice(&connection.buffer[at..at + size]);
+        at += size + 2;
+    }
+}
+
+/// Skips the trailer section after the last chunk; returns where the answer ends.
+async fn read_trailers(connection: &mut Connection, start: usize) -> Result<usize, Failure> {
+    loop {
+        let pending = &connection.buffer[start..];
+        if pending.starts_with(b"\r\n") {
+            return Ok(start + 2);
+        }
+        if let Some(end) = pending.windows(4).position(|window| window == b"\r\n\r\n") {
+            return Ok(start + end + 4);
+        }
+        if pending.len() >= MAX_CHUNK_LINE_BYTES {
+            return Err(malformed("the trailers are too large"));
+        }
+        fill(connection).await?;
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+/// A decimal number of at most 19 digits and nothing else.
+fn parse_decimal(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .fold(0u64, |total, digit| total * 10 + u64::from(digit - b'0')),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Result<Option<(Head, usize)>, Failure> {
+        parse_head(text.as_bytes(), &Method::POST)
+    }
+
+    fn refused(text: &str) -> bool {
+        matches!(head(text), Err(Failure::Lost(ExchangeError::Malformed(_))))
+    }
+
+    #[test]
+    fn heads_are_parsed_strictly() {
+        let (parsed, length) =
+            head("HTTP/1.1 200 OK\r\ncontent-length: 12\r\nretry-after: 3\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(length, 55);
+        assert_eq!(parsed.framing, Framing::Length(12));
+        assert!(parsed.keep_alive);
+        assert_eq!(parsed.retry_after, Some(Duration::from_secs(3)));
+        assert!(head("HTTP/1.1 200 OK\r\ncontent-le").unwrap().is_none());
+        for bad in [
+            "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 3x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            "SSH-2.0-OpenSSH\r\n\r\n",
+        ] {
+            assert!(refused(bad), "{bad:?}");
+        }
+        let (parsed, _) = head("HTTP/1.1 200 OK\r\nconnection: keep-alive, Close\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!parsed.keep_alive);
+        assert_eq!(parsed.framing, Framing::UntilClose);
+        let (parsed, _) = head("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!parsed.keep_alive, "HTTP/1.0 connections are not reused");
+        let (parsed, _) = head("HTTP/1.1 204 No Content\r\n\r\n").unwrap().unwrap();
+        assert_eq!(parsed.framing, Framing::Length(0));
+        let (parsed, _) = parse_head(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
+            &Method::HEAD,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(parsed.framing, Framing::Length(0));
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "x-a: b\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(refused(&many));
+    }
+
+    #[test]
+    fn requests_are_written_in_one_buffer_with_the_computed_length() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-key", HeaderValue::from_static("k"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        let uri = Uri::from_static("http://127.0.0.1:8080/a/b?c=d");
+        let mut buffer = Vec::new();
+        let agent = HeaderValue::from_static("agent/1");
+        write_request(
+            &mut buffer,
+            &Method::POST,
+            &uri,
+            &headers,
+            Some(b"{}"),
+            &agent,
+        );
+        assert_eq!(
+            String::from_utf8(buffer.clone()).unwrap(),
+            "POST /a/b?c=d HTTP/1.1\r\nx-key: k\r\nhost: 127.0.0.1:8080\r\nuser-agent: agent/1\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        let uri = Uri::from_static("https://user:pw@example.com");
+        write_request(
+            &mut buffer,
+            &Method::GET,
+            &uri,
+            &HeaderMap::new(),
+            None,
+            &agent,
+        );
+        assert_eq!(
+            String::from_utf8(buffer).unwrap(),
+            "GET / HTTP/1.1\r\nhost: example.com\r\nuser-agent: agent/1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn origins_need_an_allowed_scheme_and_a_host() {
+        let origin = |text: &'static str, plain| {
+            origin_of(&Uri::from_static(text), plain)
+                .map(|origin| (origin.tls, origin.host.to_owned(), origin.port))
+        };
+        assert_eq!(
+            origin("https://h.example/x", false).unwrap(),
+            (true, "h.example".to_owned(), 443)
+        );
+        assert_eq!(
+            origin("http://[::1]:81/", true).unwrap(),
+            (false, "[::1]".to_owned(), 81)
+        );
+        assert!(origin("http://h.example/", false).is_err());
+        assert!(origin("/relative", true).is_err());
+    }
+
+    #[tokio::test]
+    async fn idle_connections_hold_no_buffer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            socket.write_all(answer).await.unwrap();
+            // Kept open, so that the connection stays usable.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let pool = Pool::new(
+            Connector {
+                local: None,
+                connect_timeout: Duration::from_secs(1),
+                allow_plain_http: true,
+                tls: TlsConnector::from(crate::TlsConfig::webpki().config),
+                keepalive: Duration::from_secs(30),
+            },
+            Duration::from_secs(60),
+        );
+        let request = ApiRequest::new(
+            Method::GET,
+            Uri::try_from(format!("http://{address}/")).unwrap(),
+        );
+        let agent = HeaderValue::from_static("agent/1");
+        let answer = pool
+            .exchange(&request, &agent, 1024, &AtomicBool::new(false))
+            .await
+            .unwrap();
+        assert_eq!(answer.body, b"ok");
+        let idle = pool.idle.lock().unwrap();
+        assert_eq!(idle.len(), 1, "the connection was kept");
+        assert_eq!(idle[0].buffer.capacity(), 0);
+    }
+
+    #[test]
+    fn decimals_are_digits_only() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"161"), Some(161));
+        for bad in [&b""[..], b"+1", b"1 2", b"0x10", b"99999999999999999999"] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+        let mut buffer = Vec::new();
+        push_decimal(&mut buffer, 0);
+        push_decimal(&mut buffer, 1_234_567);
+        assert_eq!(buffer, b"01234567");
+    }
+}
