@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use broker_angelone::AngelOne;
 use broker_core::{
-    Broker, BrokerCredentials, BrokerKind, BrokerSession, ConnectOptions, HttpClient,
-    HttpClientConfig, RateLimiter, SessionChange, SessionTokens, SharedClock, SharedInstruments,
-    TlsConfig, system_clock,
+    ApiRequest, Broker, BrokerCredentials, BrokerKind, BrokerSession, ConnectError, ConnectOptions,
+    HttpClient, HttpClientConfig, RateLimiter, SessionChange, SessionTokens, SharedClock,
+    SharedInstruments, TlsConfig, system_clock,
 };
 use broker_zerodha::Zerodha;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
@@ -256,6 +256,41 @@ impl Connector {
         let broker = self.connect(user, account).await?;
         broker.profile().await?;
         Ok(())
+    }
+
+    /// Opens, for each egress address and broker of `accounts`, as many connections to the
+    /// broker's API as there are accounts there (open ones count), so that they can all
+    /// place at the slot at once without a TLS handshake; returns how many it opened. Warming
+    /// each account cannot ensure it: a fast answer hands its connection to the next account.
+    ///
+    /// # Errors
+    /// As for the account's client ([`ConnectorError::NoEgressIp`],
+    /// [`ConnectorError::AddressNotOwned`], ...), [`ConnectorError::Broker`] when a connection
+    /// cannot be opened.
+    pub async fn keep_open(&self, accounts: &[BrokerAccount]) -> Result<usize, ConnectorError> {
+        let mut wanted: HashMap<(IpAddr, BrokerKind), (usize, &BrokerAccount)> = HashMap::new();
+        for account in accounts {
+            let ip = account.egress_ip.ok_or(ConnectorError::NoEgressIp)?;
+            wanted.entry((ip, account.broker)).or_insert((0, account)).0 += 1;
+        }
+        let mut opened = 0;
+        for ((_, broker), (connections, account)) in wanted {
+            let client = self.client_of(account)?;
+            let api_url = match broker {
+                BrokerKind::Zerodha => self.inner.settings.zerodha.api_url.as_deref(),
+                _ => self.inner.settings.angelone.api_url.as_deref(),
+            }
+            .unwrap_or(match broker {
+                BrokerKind::Zerodha => broker_zerodha::KITE_API_URL,
+                _ => broker_angelone::SMARTAPI_URL,
+            });
+            let uri = client
+                .check_base_url("API URL", api_url)
+                .and_then(|url| ApiRequest::uri_of("API URL", &url))
+                .map_err(ConnectError::from)?;
+            opened += client.keep_open(&uri, connections).await?;
+        }
+        Ok(opened)
     }
 
     /// Logs in from the account's egress IP (Angel One: a new login, testing the stored

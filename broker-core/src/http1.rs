@@ -24,15 +24,17 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
 use hyper::{Method, Uri};
 use rustls::pki_types::ServerName;
 use socket2::{SockRef, TcpKeepalive};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -127,13 +129,6 @@ enum Stream {
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain(tcp) => tcp,
-            Self::Tls(tls) => tls.get_ref().0,
-        }
-    }
-
     async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Self::Plain(tcp) => tcp.write_all(bytes).await,
@@ -177,16 +172,31 @@ impl Connection {
     }
 
     /// Whether the idle connection can carry a request: the server has not closed it and sent
-    /// nothing unasked (one non-blocking peek at the socket, which does not wait).
-    fn is_usable(&self, idle_timeout: Duration) -> bool {
+    /// nothing unasked. Over plain TCP, one non-blocking peek at the socket. Over TLS, what
+    /// has arrived is processed without waiting: a TLS 1.3 server sends session tickets right
+    /// after the handshake, which a connection opened ahead of the slot has not read yet, and
+    /// they are no reason to drop it; application data, a close or an error are.
+    fn is_usable(&mut self, idle_timeout: Duration) -> bool {
         if self.idle_since.elapsed() >= idle_timeout {
             return false;
         }
-        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
-        matches!(
-            SockRef::from(self.stream.tcp()).peek(&mut probe),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock
-        )
+        match &mut self.stream {
+            Stream::Plain(tcp) => {
+                let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+                matches!(
+                    SockRef::from(&*tcp).peek(&mut probe),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock
+                )
+            }
+            Stream::Tls(tls) => {
+                let mut probe = [0u8; 1];
+                let mut unasked = ReadBuf::new(&mut probe);
+                let mut context = Context::from_waker(Waker::noop());
+                Pin::new(tls.as_mut())
+                    .poll_read(&mut context, &mut unasked)
+                    .is_pending()
+            }
+        }
     }
 }
 
@@ -276,12 +286,43 @@ impl Pool {
         Ok(answer)
     }
 
+    /// Opens connections to `uri`'s origin until the pool holds `connections` usable idle
+    /// ones (those it holds already count, closed or expired ones are dropped); returns how
+    /// many it opened. Opening stops at the first failure.
+    pub(crate) async fn keep_open(
+        &self,
+        uri: &Uri,
+        connections: usize,
+    ) -> Result<usize, ExchangeError> {
+        let origin = origin_of(uri, self.connector.allow_plain_http)?;
+        let usable = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let timeout = self.idle_timeout;
+            idle.retain_mut(|connection| {
+                !connection.origin.is(&origin) || connection.is_usable(timeout)
+            });
+            idle.iter()
+                .filter(|connection| connection.origin.is(&origin))
+                .count()
+        };
+        let mut opened = 0;
+        while usable + opened < connections {
+            let connection = self.connect(&origin).await?;
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(connection);
+            opened += 1;
+        }
+        Ok(opened)
+    }
+
     /// The most recently used idle connection to `origin` that can still carry a request;
     /// expired or closed ones met on the way are dropped.
     fn checkout(&self, origin: &Origin<&str>) -> Option<Connection> {
         let mut idle = self.idle.lock().ok()?;
         while let Some(index) = idle.iter().rposition(|idle| idle.origin.is(origin)) {
-            let connection = idle.swap_remove(index);
+            let mut connection = idle.swap_remove(index);
             if connection.is_usable(self.idle_timeout) {
                 return Some(connection);
             }
@@ -801,6 +842,78 @@ mod tests {
         assert!(origin("/relative", true).is_err());
     }
 
+    fn plain_pool() -> Pool {
+        Pool::new(
+            Connector {
+                local: None,
+                connect_timeout: Duration::from_secs(1),
+                allow_plain_http: true,
+                tls: TlsConnector::from(crate::TlsConfig::webpki().config),
+                keepalive: Duration::from_secs(30),
+            },
+            Duration::from_secs(60),
+        )
+    }
+
+    #[tokio::test]
+    async fn keep_open_holds_as_many_connections_as_requests_at_once_need() {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        tokio::spawn({
+            let accepted = std::sync::Arc::clone(&accepted);
+            async move {
+                loop {
+                    let (mut socket, _) = listener.accept().await.unwrap();
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        let mut request = [0u8; 1024];
+                        while socket.read(&mut request).await.is_ok_and(|read| read > 0) {
+                            // Slow enough that the three requests overlap.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if socket.write_all(answer).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        let pool = plain_pool();
+        let uri = Uri::try_from(format!("http://{address}/orders")).unwrap();
+        assert_eq!(pool.keep_open(&uri, 3).await.unwrap(), 3);
+        assert_eq!(pool.keep_open(&uri, 3).await.unwrap(), 0, "already open");
+        assert_eq!(pool.keep_open(&uri, 2).await.unwrap(), 0);
+        for _ in 0..100 {
+            if accepted.load(Ordering::SeqCst) == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "three opened ahead");
+
+        let agent = HeaderValue::from_static("agent/1");
+        let request = ApiRequest::new(Method::GET, uri.clone());
+        let sent = AtomicBool::new(false);
+        let exchange = || pool.exchange(&request, &agent, 1024, &sent);
+        let (first, second, third) = tokio::join!(exchange(), exchange(), exchange());
+        let answers = [first, second, third];
+        assert!(answers.iter().all(Result::is_ok));
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            3,
+            "no connection opened at the slot"
+        );
+        let other = Uri::try_from("http://127.0.0.1:1/").unwrap();
+        assert!(
+            pool.keep_open(&other, 1).await.is_err(),
+            "nothing listens there"
+        );
+    }
+
     #[tokio::test]
     async fn idle_connections_hold_no_buffer() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -815,16 +928,7 @@ mod tests {
             // Kept open, so that the connection stays usable.
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
-        let pool = Pool::new(
-            Connector {
-                local: None,
-                connect_timeout: Duration::from_secs(1),
-                allow_plain_http: true,
-                tls: TlsConnector::from(crate::TlsConfig::webpki().config),
-                keepalive: Duration::from_secs(30),
-            },
-            Duration::from_secs(60),
-        );
+        let pool = plain_pool();
         let request = ApiRequest::new(
             Method::GET,
             Uri::try_from(format!("http://{address}/")).unwrap(),

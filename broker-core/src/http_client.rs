@@ -364,6 +364,31 @@ impl HttpClient {
         })
     }
 
+    /// Opens connections to `uri`'s scheme, host and port until this client holds
+    /// `connections` idle ones there, ready for as many requests at once without a handshake;
+    /// returns how many it opened. Pre-flight calls it with the number of accounts of the
+    /// address at that broker: warming them with requests cannot guarantee it, since a fast
+    /// answer hands its connection to the next account.
+    ///
+    /// # Errors
+    /// A [`BrokerError`] of kind connectivity when a connection cannot be opened (the ones
+    /// opened before stay pooled).
+    pub async fn keep_open(&self, uri: &Uri, connections: usize) -> Result<usize, BrokerError> {
+        const NAME: &str = "opening connections ahead of the slot";
+        let opening = self.api.pool.keep_open(uri, connections);
+        match tokio::time::timeout(self.api.request_timeout, opening).await {
+            Ok(opened) => opened.map_err(|error| {
+                transport::failed_exchange(
+                    ConnectivityKind::Connect,
+                    &Cause(error),
+                    CallKind::Read,
+                    NAME,
+                )
+            }),
+            Err(_) => Err(transport::timed_out(CallKind::Read, NAME)),
+        }
+    }
+
     /// Checks a broker base URL for this client: absolute, with a host, https unless plain
     /// http was allowed. Returns it without a trailing slash.
     ///

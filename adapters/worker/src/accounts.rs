@@ -103,6 +103,17 @@ pub trait AccountSource: Send + Sync {
         self.warm(account).await
     }
 
+    /// Opens ahead of the slot, for warmed `accounts` of one egress address, as many
+    /// connections to each broker as they will use at once. By default nothing: sources
+    /// whose brokers pool no connections.
+    ///
+    /// # Errors
+    /// [`AccountProblem`] naming why the connections could not all be opened.
+    async fn keep_open(&self, accounts: &[BrokerAccount]) -> Result<(), AccountProblem> {
+        let _ = accounts;
+        Ok(())
+    }
+
     /// Whether this process trades the account (it owns the account's egress address).
     fn serves(&self, account: &BrokerAccount) -> bool;
 }

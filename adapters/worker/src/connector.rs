@@ -151,6 +151,15 @@ impl AccountSource for ConnectorAccounts {
         Ok(())
     }
 
+    /// The connector's connections ahead of the slot ([`Connector::keep_open`]).
+    async fn keep_open(&self, accounts: &[BrokerAccount]) -> Result<(), AccountProblem> {
+        self.connector
+            .keep_open(accounts)
+            .await
+            .map(|_| ())
+            .map_err(|error| problem_of(&error))
+    }
+
     /// The connector's verification: logs in from the egress address and probes the whitelist
     /// by cancelling an order that cannot exist (nothing is placed); sets the account status.
     async fn verify(&self, account: &BrokerAccount) -> Result<(), AccountProblem> {

@@ -89,10 +89,6 @@ struct Scheduled {
     step: Step,
 }
 
-/// Rounds of simultaneous warm-up per egress address in a pre-flight pass (see
-/// [`Scheduler::preflight`]).
-const WARM_ROUNDS: usize = 2;
-
 impl Scheduler {
     /// A scheduler running `runner` at `slots` on the trading days of `calendar`.
     pub fn new(runner: Runner, calendar: TradingCalendar, slots: SlotSettings) -> Self {
@@ -195,13 +191,10 @@ impl Scheduler {
             })
             .collect();
 
-        // The accounts of one egress address are verified together, then warmed at the same
-        // instant (behind a barrier), so that its client holds one open connection per
-        // account and broker, as many as the slot uses at once: no TLS handshake is left for
-        // the slot. (Warmed one after another, a fast answer would hand its connection to the
-        // next account, and the slot would open the missing ones. Even together, a busy
-        // machine may answer one before the last has asked, so the round is repeated: an
-        // open connection stays open, each round can only add the missing ones.)
+        // The accounts of one egress address are verified and warmed together, then its client
+        // opens as many connections to each broker as it has accounts there, so that the slot
+        // finds them open and makes no TLS handshake. (Warming alone cannot ensure that: a
+        // fast answer hands its connection to the next account, which then opens none.)
         let mut by_address: BTreeMap<Option<std::net::IpAddr>, Vec<BrokerAccount>> =
             BTreeMap::new();
         for account in accounts {
@@ -227,29 +220,33 @@ impl Scheduler {
                         });
                     }
                     let verified = verifications.join_all().await;
-                    let ready = verified.iter().filter(|(_, v)| v.is_ok()).count();
-                    let together = Arc::new(tokio::sync::Barrier::new(ready));
                     let mut warms = tokio::task::JoinSet::new();
                     for (account, verified) in verified {
-                        let (source, together) = (Arc::clone(&source), Arc::clone(&together));
+                        let source = Arc::clone(&source);
                         warms.spawn(async move {
                             let warmed = match verified {
-                                Ok(()) => {
-                                    let mut warmed = Ok(());
-                                    for _ in 0..WARM_ROUNDS {
-                                        together.wait().await;
-                                        if warmed.is_ok() {
-                                            warmed = source.warm(&account).await;
-                                        }
-                                    }
-                                    warmed
-                                }
+                                Ok(()) => source.warm(&account).await,
                                 Err(problem) => Err(problem),
                             };
                             (account, warmed)
                         });
                     }
-                    warms.join_all().await
+                    let warmed = warms.join_all().await;
+                    let ready: Vec<BrokerAccount> = warmed
+                        .iter()
+                        .filter(|(_, warmed)| warmed.is_ok())
+                        .map(|(account, _)| account.clone())
+                        .collect();
+                    if let Err(problem) = source.keep_open(&ready).await {
+                        // Still ready: the slot opens what is missing, a handshake later.
+                        tracing::warn!(
+                            accounts = ready.len(),
+                            reason = problem.reason.as_str(),
+                            detail = %problem.detail,
+                            "could not open every connection ahead of the slot"
+                        );
+                    }
+                    warmed
                 }
             },
         )
