@@ -11,6 +11,7 @@
 //! The session itself (which tokens are current, when they expire, who is told) is kept by
 //! [`crate::Zerodha`]; this client only sends what it is given.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,7 +29,8 @@ use broker_core::transport::{
     MAX_API_ANSWER_BYTES, MAX_INSTRUMENT_MASTER_BYTES, unenveloped_answer, unreadable_answer,
 };
 use broker_core::{
-    ApiAnswer, ApiRequest, BrokerError, HttpClient, OrderId, REDACTED, RateLimiter, Uri, Variety,
+    ApiAnswer, ApiRequest, BrokerError, HttpClient, Interned, OrderId, REDACTED, RateLimiter, Uri,
+    Variety,
 };
 
 use super::Endpoint;
@@ -102,8 +104,9 @@ pub struct ZerodhaHttpClient {
     http: HttpClient,
     api_url: Url,
     /// The URIs of the endpoints without parameters, and of every order placement's variety,
-    /// built once: building the URL per order was a tenth of an order's instructions.
-    fixed_uris: Vec<(Endpoint, &'static str, Uri)>,
+    /// built once: building the URL per order was a tenth of an order's instructions. Shared
+    /// by every client of the same API URL (4.7 KB each, per account, before).
+    fixed_uris: Arc<[FixedUri]>,
     api_key: SecretString,
     limiter: Arc<RateLimiter>,
     egress_ip: Option<IpAddr>,
@@ -135,7 +138,19 @@ fn form(body: &impl Serialize) -> Result<Payload, BrokerError> {
 
 /// The URIs [`ZerodhaHttpClient::request`] does not build per request: every endpoint without
 /// path parameters, and order placement for every variety (the parameter it is keyed by).
-fn fixed_uris(api_url: &Url) -> Vec<(Endpoint, &'static str, Uri)> {
+fn fixed_uris(api_url: &Url) -> Arc<[FixedUri]> {
+    static FIXED_URIS: Interned<Url, [FixedUri]> = Interned::new();
+    FIXED_URIS
+        .get_or_try_insert(api_url.clone(), |api_url| {
+            Ok::<_, Infallible>(build_fixed_uris(api_url).into())
+        })
+        .unwrap_or_else(|never| match never {})
+}
+
+/// An endpoint, its path parameter (empty for none) and its URI.
+type FixedUri = (Endpoint, &'static str, Uri);
+
+fn build_fixed_uris(api_url: &Url) -> Vec<FixedUri> {
     let varieties = [
         Variety::Regular,
         Variety::Amo,
