@@ -20,6 +20,7 @@ matrix!(
     logs_in_again_after_expiry,
     verification_outcomes,
     a_warmed_connection_carries_the_order,
+    keep_open_holds_a_connection_per_account_of_the_address,
 );
 
 const EGRESS: &str = "127.0.0.21";
@@ -283,19 +284,66 @@ async fn a_warmed_connection_carries_the_order(backing: Backing, tls: bool) {
     // Pre-flight: log in and open the connection.
     connector.warm(user, account).await.unwrap();
     let (connections, handshakes) = (sim.connections_accepted(), sim.tls_handshakes());
-    // The slot: no login, and over HTTPS (HTTP/2, as negotiated with the brokers) no new
-    // connection or handshake. Plain HTTP/1.1 may open a second connection when a request
-    // starts before the previous one's connection is back in the pool, so it is not counted.
+    // The slot: no login, no new connection, no handshake.
     let broker = connector.connect(user, account).await.unwrap();
     broker
         .place_order(&limit_buy(BrokerKind::AngelOne))
         .await
         .unwrap();
-    if tls {
-        assert_eq!((connections, handshakes), (1, 1));
-        assert_eq!(sim.connections_accepted(), 1);
-        assert_eq!(sim.tls_handshakes(), 1);
-    }
+    assert_eq!((connections, handshakes), (1, u64::from(tls)));
+    assert_eq!(sim.connections_accepted(), 1);
+    assert_eq!(sim.tls_handshakes(), u64::from(tls));
     assert_eq!(sim.logins(ANGEL_CLIENT), 1);
+    store.finish().await;
+}
+
+async fn keep_open_holds_a_connection_per_account_of_the_address(backing: Backing, tls: bool) {
+    let Some(store) = StoreFixture::new(backing).await else {
+        return;
+    };
+    let sim = angel_sim(tls, EGRESS).await;
+    let setup = Setup::new(Some(&sim), None, &[EGRESS]);
+    let connector = connector(store.open().await, &setup.settings).await;
+    let credentials = angel_credentials(ANGEL_MPIN, ANGEL_TOTP);
+    let (user, first) = angel_account(&connector, &credentials).await;
+    let mut accounts = vec![first];
+    for _ in 0..2 {
+        accounts.push(account_of(&connector, user, &credentials).await);
+    }
+    let mut records = Vec::new();
+    for account in &accounts {
+        records.push(
+            connector
+                .store()
+                .account(user, *account)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+
+    // Pre-flight: one account warmed (one connection), then one per account of the address.
+    connector.warm(user, first).await.unwrap();
+    assert_eq!(sim.connections_accepted(), 1);
+    assert_eq!(connector.keep_open(&records).await.unwrap(), 2);
+    assert_eq!(connector.keep_open(&records).await.unwrap(), 0, "all open");
+    assert_eq!(sim.connections_accepted(), 3);
+
+    // The slot: the three accounts place at once over the connections opened ahead.
+    let mut brokers = Vec::new();
+    for account in &accounts {
+        brokers.push(connector.connect(user, *account).await.unwrap());
+    }
+    let order = limit_buy(BrokerKind::AngelOne);
+    let (a, b, c) = tokio::join!(
+        brokers[0].place_order(&order),
+        brokers[1].place_order(&order),
+        brokers[2].place_order(&order),
+    );
+    for placed in [a, b, c] {
+        placed.unwrap();
+    }
+    assert_eq!(sim.connections_accepted(), 3);
+    assert_eq!(sim.tls_handshakes(), if tls { 3 } else { 0 });
     store.finish().await;
 }
