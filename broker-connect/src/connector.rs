@@ -276,14 +276,14 @@ impl Connector {
         let mut opened = 0;
         for ((_, broker), (connections, account)) in wanted {
             let client = self.client_of(account)?;
-            let api_url = match broker {
-                BrokerKind::Zerodha => self.inner.settings.zerodha.api_url.as_deref(),
-                _ => self.inner.settings.angelone.api_url.as_deref(),
-            }
-            .unwrap_or(match broker {
-                BrokerKind::Zerodha => broker_zerodha::KITE_API_URL,
-                _ => broker_angelone::SMARTAPI_URL,
-            });
+            let api_url = self
+                .endpoints(broker)
+                .api_url
+                .as_deref()
+                .unwrap_or(match broker {
+                    BrokerKind::Zerodha => broker_zerodha::KITE_API_URL,
+                    _ => broker_angelone::SMARTAPI_URL,
+                });
             let uri = client
                 .check_base_url("API URL", api_url)
                 .and_then(|url| ApiRequest::uri_of("API URL", &url))
@@ -636,13 +636,18 @@ impl Connector {
             .is_some_and(|holder| *holder != scope.key())
     }
 
+    /// The configured URLs and policy of `broker`.
+    fn endpoints(&self, broker: BrokerKind) -> &BrokerEndpointSettings {
+        match broker {
+            BrokerKind::Zerodha => &self.inner.settings.zerodha,
+            _ => &self.inner.settings.angelone,
+        }
+    }
+
     /// The options of an account's session: the client, the broker's URLs and policy, the
     /// shared instruments, the account's own rate limiter, the clock.
     fn options(&self, broker: BrokerKind, http: HttpClient, account: AccountId) -> ConnectOptions {
-        let endpoints: &BrokerEndpointSettings = match broker {
-            BrokerKind::Zerodha => &self.inner.settings.zerodha,
-            _ => &self.inner.settings.angelone,
-        };
+        let endpoints = self.endpoints(broker);
         let mut options = ConnectOptions::new(http)
             .with_instruments(self.instruments(broker))
             .with_clock(self.inner.clock.clone());

@@ -211,20 +211,11 @@ impl Scheduler {
                 let source = Arc::clone(source);
                 async move {
                     let _permit = permit;
-                    let mut verifications = tokio::task::JoinSet::new();
+                    let mut warms = tokio::task::JoinSet::new();
                     for account in group {
                         let source = Arc::clone(&source);
-                        verifications.spawn(async move {
-                            let verified = source.verify(&account).await;
-                            (account, verified)
-                        });
-                    }
-                    let verified = verifications.join_all().await;
-                    let mut warms = tokio::task::JoinSet::new();
-                    for (account, verified) in verified {
-                        let source = Arc::clone(&source);
                         warms.spawn(async move {
-                            let warmed = match verified {
+                            let warmed = match source.verify(&account).await {
                                 Ok(()) => source.warm(&account).await,
                                 Err(problem) => Err(problem),
                             };
