@@ -8,6 +8,11 @@
 //! answer in the same task (`httparse`), and puts the connection back when the answer was read
 //! to its end.
 //!
+//! Over https the TLS session is rustls's unbuffered API, its byte buffers ours: like the
+//! answer buffer they exist for a handshake or an exchange and are wiped and let go when the
+//! connection goes idle (rustls's buffered connection keeps at least 4 KB for each; the worker
+//! keeps ten thousand idle connections open ahead of a slot).
+//!
 //! The rules, each kept from the client it replaces:
 //! - nothing is ever sent twice: no request is retried once any of its bytes was written, and
 //!   an idle connection is checked before it is used (a connection the server closed while
@@ -24,20 +29,19 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::task::{Context, Waker};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
 use hyper::{Method, Uri};
+use rustls::ClientConfig;
+use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
 use socket2::{SockRef, TcpKeepalive};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::ApiRequest;
@@ -54,6 +58,10 @@ const MAX_CHUNK_LINE_BYTES: usize = 4096;
 
 /// How much is read from the socket at a time.
 const READ_SIZE: usize = 8 * 1024;
+
+/// The most TLS bytes an idle connection may have received unasked: session tickets and key
+/// updates are a few hundred bytes.
+const MAX_IDLE_TLS_BYTES: usize = 64 * 1024;
 
 /// Why an exchange failed, and whether any byte of the request had left.
 #[derive(Debug)]
@@ -102,7 +110,7 @@ pub(crate) struct Connector {
     /// Whether plain `http://` is allowed (simulators).
     pub(crate) allow_plain_http: bool,
     /// The TLS configuration.
-    pub(crate) tls: TlsConnector,
+    pub(crate) tls: Arc<ClientConfig>,
     /// The TCP keep-alive probes' idle time.
     pub(crate) keepalive: Duration,
 }
@@ -125,26 +133,287 @@ impl Origin {
 /// An open connection's byte stream.
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
     async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Self::Plain(tcp) => tcp.write_all(bytes).await,
-            Self::Tls(tls) => {
-                tls.write_all(bytes).await?;
-                tls.flush().await
-            }
+            Self::Tls(tls) => tls.write_all(bytes).await,
         }
     }
 
+    /// Reads more of the answer onto the end of `buffer`: how much, 0 at the end of the
+    /// stream.
     async fn read_buf(&mut self, buffer: &mut Vec<u8>) -> io::Result<usize> {
         match self {
             Self::Plain(tcp) => tcp.read_buf(buffer).await,
             Self::Tls(tls) => tls.read_buf(buffer).await,
         }
     }
+}
+
+/// A TLS session over TCP through rustls's unbuffered API, so that the TLS byte buffers are
+/// ours: they exist during the handshake and an exchange only, and an idle connection holds
+/// none (rustls's buffered connection keeps at least 4 KB of its own for each, 40 MB for ten
+/// thousand idle connections).
+struct TlsStream {
+    tcp: TcpStream,
+    session: UnbufferedClientConnection,
+    /// TLS bytes received and not yet processed. Records are decrypted in place, so it holds
+    /// plaintext too: wiped as records are discarded, the rest when its memory goes.
+    incoming: Zeroizing<Vec<u8>>,
+    /// TLS records to send: encrypted, never our plaintext.
+    outgoing: Vec<u8>,
+    /// The server sent close_notify: nothing more comes.
+    closed: bool,
+}
+
+/// Where a TLS session stands once every whole record received is processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// The handshake needs more bytes from the server.
+    Handshaking,
+    /// Application data can be sent; more from the server needs another read.
+    Open,
+    /// The server closed the session.
+    Closed,
+}
+
+impl TlsStream {
+    /// Runs the handshake over a fresh TCP connection, then lets the buffers go.
+    async fn connect(
+        tcp: TcpStream,
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> io::Result<Self> {
+        let session = UnbufferedClientConnection::new(config, name).map_err(tls_error)?;
+        let mut tls = Self {
+            tcp,
+            session,
+            incoming: Zeroizing::new(Vec::new()),
+            outgoing: Vec::new(),
+            closed: false,
+        };
+        loop {
+            let progress = tls.process(None, None)?;
+            tls.flush().await?;
+            match progress {
+                Progress::Open => break,
+                Progress::Handshaking => tls.receive().await?,
+                Progress::Closed => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the TLS session during the handshake",
+                    ));
+                }
+            }
+        }
+        tls.release();
+        Ok(tls)
+    }
+
+    /// Encrypts `bytes` and writes them, after any TLS records still to send, with one write.
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.process(None, Some(bytes))? {
+            Progress::Open => self.flush().await,
+            Progress::Closed => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the server closed the TLS session",
+            )),
+            Progress::Handshaking => Err(io::Error::other("the TLS handshake is not complete")),
+        }
+    }
+
+    /// Reads more application data onto the end of `plaintext`: how much, 0 once the server
+    /// closed the session with close_notify. A TCP close without it is an error: a truncated
+    /// answer must not pass for a whole one.
+    async fn read_buf(&mut self, plaintext: &mut Vec<u8>) -> io::Result<usize> {
+        let start = plaintext.len();
+        loop {
+            let progress = self.process(Some(plaintext), None)?;
+            // A key update may need an answer before the server sends more.
+            self.flush().await?;
+            if plaintext.len() > start {
+                return Ok(plaintext.len() - start);
+            }
+            if progress == Progress::Closed {
+                return Ok(0);
+            }
+            self.receive().await?;
+        }
+    }
+
+    /// Waits for more TLS bytes from the server; the end of the stream is an error.
+    async fn receive(&mut self) -> io::Result<()> {
+        reserve_read(&mut self.incoming);
+        match self.tcp.read_buf(&mut *self.incoming).await? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection without a TLS close_notify",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends the TLS records waiting in the outgoing buffer.
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.outgoing.is_empty() {
+            self.tcp.write_all(&self.outgoing).await?;
+            self.outgoing.clear();
+        }
+        Ok(())
+    }
+
+    /// Processes every whole record received: decrypted application data goes onto the end
+    /// of `plaintext` (without it, the data was not asked for: an error); handshake messages
+    /// and alerts to send, and `request` encrypted once the session allows it, go into the
+    /// outgoing buffer. [`Progress::Open`] means `request` was encrypted.
+    fn process(
+        &mut self,
+        mut plaintext: Option<&mut Vec<u8>>,
+        mut request: Option<&[u8]>,
+    ) -> io::Result<Progress> {
+        loop {
+            let UnbufferedStatus { mut discard, state } =
+                self.session.process_tls_records(&mut self.incoming);
+            let progress = match state.map_err(tls_error)? {
+                ConnectionState::ReadTraffic(mut traffic) => {
+                    let into = plaintext.as_deref_mut().ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::InvalidData, "unasked application data")
+                    })?;
+                    while let Some(record) = traffic.next_record() {
+                        let record = record.map_err(tls_error)?;
+                        discard += record.discard;
+                        into.extend_from_slice(record.payload);
+                    }
+                    None
+                }
+                ConnectionState::EncodeTlsData(mut encode) => {
+                    append_records(&mut self.outgoing, |outgoing| encode.encode(outgoing))?;
+                    None
+                }
+                // The records are sent (`flush`) before anything is awaited from the server.
+                ConnectionState::TransmitTlsData(transmit) => {
+                    transmit.done();
+                    None
+                }
+                ConnectionState::BlockedHandshake => Some(Progress::Handshaking),
+                ConnectionState::PeerClosed | ConnectionState::Closed => {
+                    self.closed = true;
+                    Some(Progress::Closed)
+                }
+                // Only the first call after close_notify says so.
+                ConnectionState::WriteTraffic(_) if self.closed => Some(Progress::Closed),
+                ConnectionState::WriteTraffic(mut traffic) => match request.take() {
+                    Some(bytes) => {
+                        append_records(&mut self.outgoing, |outgoing| {
+                            traffic.encrypt(bytes, outgoing)
+                        })?;
+                        None
+                    }
+                    None => Some(Progress::Open),
+                },
+                // Early data is a server's state.
+                _ => return Err(io::Error::other("an unexpected TLS state")),
+            };
+            self.incoming.drain(..discard);
+            // The discarded records were decrypted in place: wiped where the drain left them
+            // (growing the buffer could otherwise leave them in the block it frees).
+            self.incoming.spare_capacity_mut()[..discard].zeroize();
+            if let Some(progress) = progress {
+                return Ok(progress);
+            }
+        }
+    }
+
+    /// Whether the idle session can carry a request. What has arrived is read without
+    /// waiting and processed, then let go: session tickets and key updates are no reason to
+    /// drop it; the end of the stream, close_notify, application data or an error are.
+    fn is_usable(&mut self) -> bool {
+        let mut arrived = [0u8; READ_SIZE];
+        loop {
+            // tokio's `try_read` keeps its readiness right: reading around it made the answer's
+            // first read a wasted syscall (about 7 % more CPU at the slot).
+            match self.tcp.try_read(&mut arrived) {
+                Ok(0) => return false,
+                Ok(read) if self.incoming.len() + read <= MAX_IDLE_TLS_BYTES => {
+                    self.incoming.extend_from_slice(&arrived[..read]);
+                }
+                Ok(_) => return false,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        // close_notify may have come with the last answer.
+        let usable = !self.closed
+            && (self.incoming.is_empty() || matches!(self.process(None, None), Ok(Progress::Open)));
+        self.release();
+        usable
+    }
+
+    /// Lets both buffers' memory go, keeping only bytes still to process (a record cut by the
+    /// last read) or to send: usually none. Only those bytes are wiped in the incoming buffer:
+    /// the rest was wiped when processed.
+    fn release(&mut self) {
+        let unprocessed = self.incoming.to_vec();
+        self.incoming.as_mut_slice().zeroize();
+        // Replaced inside its `Zeroizing`, whose drop would zero the whole capacity again.
+        drop(std::mem::replace(&mut *self.incoming, unprocessed));
+        self.outgoing.shrink_to_fit();
+    }
+}
+
+/// A rustls error when encoding or encrypting into a buffer, which can say how much room it
+/// needed.
+trait NeedsRoom: std::error::Error + Send + Sync + 'static {
+    /// The room needed, when that is what went wrong.
+    fn required(&self) -> Option<usize>;
+}
+
+impl NeedsRoom for EncodeError {
+    fn required(&self) -> Option<usize> {
+        match self {
+            Self::InsufficientSize(size) => Some(size.required_size),
+            _ => None,
+        }
+    }
+}
+
+impl NeedsRoom for EncryptError {
+    fn required(&self) -> Option<usize> {
+        match self {
+            Self::InsufficientSize(size) => Some(size.required_size),
+            _ => None,
+        }
+    }
+}
+
+/// Appends to `outgoing` the TLS bytes `write` puts into a slice. `write` is first given no
+/// room, so that rustls says the exact size it needs (it writes nothing when it does not fit).
+fn append_records<E: NeedsRoom>(
+    outgoing: &mut Vec<u8>,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
+) -> io::Result<()> {
+    let used = outgoing.len();
+    let written = match write(&mut []) {
+        Ok(written) => written,
+        Err(error) => {
+            let required = error.required().ok_or_else(|| io::Error::other(error))?;
+            outgoing.resize(used + required, 0);
+            let written = write(&mut outgoing[used..]);
+            outgoing.truncate(used + written.as_ref().map_or(0, |written| *written));
+            written.map_err(io::Error::other)?
+        }
+    };
+    outgoing.truncate(used + written);
+    Ok(())
+}
+
+fn tls_error(error: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
 /// A pooled connection: its stream and, during an exchange, its buffer (request head, then
@@ -163,12 +432,15 @@ impl Connection {
         self.buffer.clear();
     }
 
-    /// Wipes the buffer and lets its memory go: an idle connection holds no buffer of ours
-    /// (ten thousand idle connections at the slot would hold 80 MB of them).
+    /// Wipes the buffers and lets their memory go: an idle connection holds no buffer of ours
+    /// (ten thousand idle connections at the slot would hold 80 MB of them) nor of rustls.
     fn release(&mut self) {
         self.wipe();
         // Taken out of its `Zeroizing`, whose drop would zero the whole capacity again.
         drop(std::mem::take(&mut *self.buffer));
+        if let Stream::Tls(tls) = &mut self.stream {
+            tls.release();
+        }
     }
 
     /// Whether the idle connection can carry a request: the server has not closed it and sent
@@ -188,14 +460,7 @@ impl Connection {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock
                 )
             }
-            Stream::Tls(tls) => {
-                let mut probe = [0u8; 1];
-                let mut unasked = ReadBuf::new(&mut probe);
-                let mut context = Context::from_waker(Waker::noop());
-                Pin::new(tls.as_mut())
-                    .poll_read(&mut context, &mut unasked)
-                    .is_pending()
-            }
+            Stream::Tls(tls) => tls.is_usable(),
         }
     }
 }
@@ -352,7 +617,8 @@ impl Pool {
         let stream = if origin.tls {
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|_| ExchangeError::Refused("the host is not a valid TLS server name"))?;
-            Stream::Tls(Box::new(connector.tls.connect(name, tcp).await?))
+            let tls = TlsStream::connect(tcp, Arc::clone(&connector.tls), name).await?;
+            Stream::Tls(Box::new(tls))
         } else {
             Stream::Plain(tcp)
         };
@@ -497,14 +763,18 @@ fn push_decimal(buffer: &mut Vec<u8>, mut value: usize) {
 /// Reads more of the answer into the connection's buffer; the end of the stream is an error
 /// (the answer was not complete).
 async fn fill(connection: &mut Connection) -> Result<(), Failure> {
-    let buffer = &mut *connection.buffer;
-    if buffer.capacity() - buffer.len() < READ_SIZE / 4 {
-        buffer.reserve(READ_SIZE);
-    }
-    match connection.stream.read_buf(buffer).await {
+    reserve_read(&mut connection.buffer);
+    match connection.stream.read_buf(&mut connection.buffer).await {
         Ok(0) => Err(Failure::Lost(ExchangeError::Closed)),
         Ok(_) => Ok(()),
         Err(error) => Err(Failure::Lost(error.into())),
+    }
+}
+
+/// Makes room in `buffer` for a read when little is left.
+fn reserve_read(buffer: &mut Vec<u8>) {
+    if buffer.capacity() - buffer.len() < READ_SIZE / 4 {
+        buffer.reserve(READ_SIZE);
     }
 }
 
@@ -848,7 +1118,7 @@ mod tests {
                 local: None,
                 connect_timeout: Duration::from_secs(1),
                 allow_plain_http: true,
-                tls: TlsConnector::from(crate::TlsConfig::webpki().config),
+                tls: crate::TlsConfig::webpki().config,
                 keepalive: Duration::from_secs(30),
             },
             Duration::from_secs(60),
@@ -942,6 +1212,286 @@ mod tests {
         let idle = pool.idle.lock().unwrap();
         assert_eq!(idle.len(), 1, "the connection was kept");
         assert_eq!(idle[0].buffer.capacity(), 0);
+    }
+
+    /// The TLS path, against a local TLS server with a certificate made for it (rcgen and
+    /// tokio-rustls come with the simulators' feature).
+    #[cfg(feature = "sim")]
+    mod over_tls {
+        use super::*;
+        use rustls::version::{TLS12, TLS13};
+        use std::future::Future;
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::server::TlsStream as ServerStream;
+
+        const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+        /// What the server saw.
+        #[derive(Default)]
+        struct Seen {
+            accepted: AtomicUsize,
+            handshakes: AtomicUsize,
+            server_names: Mutex<Vec<String>>,
+        }
+
+        /// Starts a TLS server on 127.0.0.1 speaking `versions`, running `serve` on each
+        /// session (with its connection's index); returns a pool whose connections trust its
+        /// certificate, its address and what it saw.
+        async fn start<S, F>(
+            versions: &[&'static rustls::SupportedProtocolVersion],
+            serve: S,
+        ) -> (Pool, SocketAddr, Arc<Seen>)
+        where
+            S: Fn(ServerStream<TcpStream>, usize) -> F + Send + 'static,
+            F: Future<Output = ()> + Send + 'static,
+        {
+            let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+            let certified = rcgen::generate_simple_self_signed(names).unwrap();
+            let certificate = certified.cert.der().clone();
+            let key =
+                rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_protocol_versions(versions)
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![certificate], key)
+                .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let seen = Arc::new(Seen::default());
+            tokio::spawn({
+                let seen = Arc::clone(&seen);
+                async move {
+                    loop {
+                        let (socket, _) = listener.accept().await.unwrap();
+                        let index = seen.accepted.fetch_add(1, Ordering::SeqCst);
+                        let Ok(tls) = acceptor.accept(socket).await else {
+                            continue;
+                        };
+                        seen.handshakes.fetch_add(1, Ordering::SeqCst);
+                        if let Some(name) = tls.get_ref().1.server_name() {
+                            seen.server_names.lock().unwrap().push(name.to_owned());
+                        }
+                        tokio::spawn(serve(tls, index));
+                    }
+                }
+            });
+            let roots = crate::TlsConfig::with_extra_roots(certified.cert.pem().as_bytes());
+            let pool = Pool::new(
+                Connector {
+                    local: None,
+                    connect_timeout: Duration::from_secs(1),
+                    allow_plain_http: false,
+                    tls: roots.unwrap().config,
+                    keepalive: Duration::from_secs(30),
+                },
+                Duration::from_secs(60),
+            );
+            (pool, address, seen)
+        }
+
+        /// Reads one request: its body, or `None` once the client is gone.
+        async fn read_request(tls: &mut ServerStream<TcpStream>) -> Option<Vec<u8>> {
+            let mut bytes = Vec::new();
+            let head_end = loop {
+                if let Some(end) = bytes.windows(4).position(|window| window == b"\r\n\r\n") {
+                    break end + 4;
+                }
+                if tls.read_buf(&mut bytes).await.ok()? == 0 {
+                    return None;
+                }
+            };
+            let head = String::from_utf8_lossy(&bytes[..head_end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .map_or(0, |length| length.parse().unwrap());
+            while bytes.len() < head_end + length {
+                if tls.read_buf(&mut bytes).await.ok()? == 0 {
+                    return None;
+                }
+            }
+            Some(bytes.split_off(head_end))
+        }
+
+        async fn serve_ok(mut tls: ServerStream<TcpStream>, _: usize) {
+            while read_request(&mut tls).await.is_some() {
+                tls.write_all(OK).await.unwrap();
+            }
+        }
+
+        fn tls_of(connection: &mut Connection) -> &mut TlsStream {
+            match &mut connection.stream {
+                Stream::Tls(tls) => tls,
+                Stream::Plain(_) => panic!("a TLS connection"),
+            }
+        }
+
+        fn holds_no_buffer(connection: &mut Connection) -> bool {
+            let empty = connection.buffer.capacity() == 0;
+            let tls = tls_of(connection);
+            empty && tls.incoming.capacity() == 0 && tls.outgoing.capacity() == 0
+        }
+
+        async fn get(pool: &Pool, uri: &Uri, limit: usize) -> Result<Answer, Failure> {
+            let request = ApiRequest::new(Method::GET, uri.clone());
+            let agent = HeaderValue::from_static("agent/1");
+            pool.exchange(&request, &agent, limit, &AtomicBool::new(false))
+                .await
+        }
+
+        #[tokio::test]
+        async fn a_pooled_connection_survives_session_tickets_and_holds_no_buffer() {
+            let (pool, address, seen) = start(&[&TLS13], serve_ok).await;
+            let uri = Uri::try_from(format!("https://localhost:{}/", address.port())).unwrap();
+            assert_eq!(pool.keep_open(&uri, 1).await.unwrap(), 1);
+            // The server sends its session tickets once the handshake is over: unread yet.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            {
+                let mut idle = pool.idle.lock().unwrap();
+                assert!(holds_no_buffer(&mut idle[0]));
+                let tls = tls_of(&mut idle[0]);
+                assert_eq!(tls.session.tls13_tickets_received(), 0);
+                assert!(tls.is_usable());
+                assert_eq!(
+                    tls.session.tls13_tickets_received(),
+                    2,
+                    "the tickets were read"
+                );
+                assert!(holds_no_buffer(&mut idle[0]), "and let go");
+            }
+            for _ in 0..3 {
+                assert_eq!(get(&pool, &uri, 1024).await.unwrap().body, b"ok");
+            }
+            assert_eq!(
+                seen.accepted.load(Ordering::SeqCst),
+                1,
+                "one connection, reused"
+            );
+            assert_eq!(seen.handshakes.load(Ordering::SeqCst), 1);
+            assert_eq!(*seen.server_names.lock().unwrap(), ["localhost"], "SNI");
+            let mut idle = pool.idle.lock().unwrap();
+            assert_eq!(idle.len(), 1);
+            assert!(holds_no_buffer(&mut idle[0]));
+        }
+
+        #[tokio::test]
+        async fn a_close_or_unasked_data_while_idle_drops_the_connection() {
+            let (pool, address, seen) = start(&[&TLS13], |mut tls, index| async move {
+                while read_request(&mut tls).await.is_some() {
+                    tls.write_all(OK).await.unwrap();
+                    if index > 0 {
+                        // The client has put the connection back by then.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    match index {
+                        // close_notify, the TCP connection left open: right after the
+                        // answer, then while idle.
+                        0 | 1 => {
+                            tls.get_mut().1.send_close_notify();
+                            tls.flush().await.unwrap();
+                        }
+                        2 => tls.write_all(OK).await.unwrap(),
+                        // Closed without close_notify.
+                        3 => return,
+                        _ => continue,
+                    }
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            })
+            .await;
+            let uri = Uri::try_from(format!("https://{address}/")).unwrap();
+            for _ in 0..5 {
+                assert_eq!(get(&pool, &uri, 1024).await.unwrap().body, b"ok");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                seen.accepted.load(Ordering::SeqCst),
+                5,
+                "each of the first four connections was dropped for a new one"
+            );
+        }
+
+        #[tokio::test]
+        async fn large_requests_and_chunked_answers_span_several_records() {
+            let (pool, address, seen) = start(&[&TLS13], |mut tls, _| async move {
+                while let Some(body) = read_request(&mut tls).await {
+                    // The body back in chunks, with one write: several records at a time,
+                    // records cut across reads.
+                    let mut answer =
+                        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                    for chunk in body.chunks(7000) {
+                        answer.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                        answer.extend_from_slice(chunk);
+                        answer.extend_from_slice(b"\r\n");
+                    }
+                    answer.extend_from_slice(b"0\r\n\r\n");
+                    tls.write_all(&answer).await.unwrap();
+                }
+            })
+            .await;
+            let uri = Uri::try_from(format!("https://{address}/echo")).unwrap();
+            let body: Vec<u8> = (0..100_000u32).map(|at| (at % 251) as u8).collect();
+            let request = ApiRequest {
+                body: Some(body.clone().into()),
+                ..ApiRequest::new(Method::POST, uri)
+            };
+            let agent = HeaderValue::from_static("agent/1");
+            for _ in 0..2 {
+                let answer = pool
+                    .exchange(&request, &agent, body.len(), &AtomicBool::new(false))
+                    .await
+                    .unwrap();
+                assert!(answer.body == body);
+            }
+            assert_eq!(seen.accepted.load(Ordering::SeqCst), 1, "reused");
+            assert!(holds_no_buffer(&mut pool.idle.lock().unwrap()[0]));
+            let over = pool
+                .exchange(&request, &agent, body.len() - 1, &AtomicBool::new(false))
+                .await;
+            assert!(matches!(over, Err(Failure::TooLarge { status: 200 })));
+        }
+
+        #[tokio::test]
+        async fn a_tls12_server_works_and_its_connection_is_reused() {
+            let (pool, address, seen) = start(&[&TLS12], serve_ok).await;
+            let uri = Uri::try_from(format!("https://{address}/")).unwrap();
+            for _ in 0..3 {
+                assert_eq!(get(&pool, &uri, 1024).await.unwrap().body, b"ok");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(seen.handshakes.load(Ordering::SeqCst), 1);
+            let mut idle = pool.idle.lock().unwrap();
+            let version = tls_of(&mut idle[0]).session.protocol_version();
+            assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
+            assert!(holds_no_buffer(&mut idle[0]));
+        }
+
+        #[tokio::test]
+        async fn an_untrusted_certificate_fails_before_anything_is_sent() {
+            let (_, address, seen) = start(&[&TLS13], serve_ok).await;
+            let uri = Uri::try_from(format!("https://{address}/")).unwrap();
+            let stranger = Pool::new(
+                Connector {
+                    allow_plain_http: false,
+                    ..plain_pool().connector
+                },
+                Duration::from_secs(60),
+            );
+            let sent = AtomicBool::new(false);
+            let request = ApiRequest::new(Method::GET, uri);
+            let agent = HeaderValue::from_static("agent/1");
+            let failed = stranger.exchange(&request, &agent, 1024, &sent).await;
+            assert!(matches!(
+                failed,
+                Err(Failure::NotSent(ExchangeError::Io(_)))
+            ));
+            assert!(!sent.load(Ordering::SeqCst));
+            assert_eq!(seen.handshakes.load(Ordering::SeqCst), 0);
+        }
     }
 
     #[test]

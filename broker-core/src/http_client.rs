@@ -227,7 +227,7 @@ impl HttpClientConfig {
             local: self.egress.map(|egress| egress.local),
             connect_timeout: self.connect_timeout,
             allow_plain_http: self.allow_plain_http,
-            tls: tokio_rustls::TlsConnector::from(Arc::clone(&self.tls.config)),
+            tls: Arc::clone(&self.tls.config),
             keepalive: TCP_KEEPALIVE,
         };
         Pool::new(connector, self.idle_timeout)
