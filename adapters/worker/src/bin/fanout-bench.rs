@@ -594,7 +594,7 @@ async fn bench(args: Args) -> Result<(), String> {
                 user_id,
                 account_id,
                 slot: Slot::DEFAULT,
-                order: order(broker),
+                order: order(broker).into(),
                 enabled: true,
             })
             .collect())
@@ -640,7 +640,7 @@ async fn bench(args: Args) -> Result<(), String> {
 
     // The slot.
     let simulators_before = simulators.stats()?;
-    let (cpu_before, _) = cpu_and_peak_rss();
+    let (cpu_before, peak_before_slot) = cpu_and_peak_rss();
     let rss_at_slot = status_mb("VmRSS:");
     let slot = Utc::now();
     let report = scheduler
@@ -687,7 +687,7 @@ async fn bench(args: Args) -> Result<(), String> {
         percentile(&delays, 0.99)
     );
     println!(
-        "worker: CPU during the run {:.2} s, peak RSS {peak_rss:.0} MB (RSS at the slot {rss_at_slot:.0} MB)",
+        "worker: CPU during the run {:.2} s, peak RSS {peak_rss:.0} MB (RSS at the slot {rss_at_slot:.0} MB, peak before it {peak_before_slot:.0} MB)",
         cpu_after - cpu_before
     );
     println!(
