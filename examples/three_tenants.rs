@@ -228,7 +228,8 @@ fn intent(id: &str, user: UserId, account: AccountId, symbol: &str, price: &str)
             "instrument": {"exchange": "NSE", "trading_symbol": symbol},
             "side": "buy", "order_type": "limit", "product": "delivery",
             "quantity": 1, "price": price
-        }),
+        })
+        .into(),
         enabled: true,
     }
 }

@@ -338,7 +338,7 @@ impl RunBook {
         match self.intents.intents(slot).await {
             Ok(intents) => intents
                 .into_iter()
-                .map(|intent| (intent.id, intent.order))
+                .map(|intent| (intent.id, intent.order.to_value()))
                 .collect(),
             Err(error) => {
                 tracing::warn!(%error, "intents unreadable: run details without symbols");

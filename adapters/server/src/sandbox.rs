@@ -120,7 +120,8 @@ impl IntentSource for DemoIntents {
                         "instrument": {"exchange": "NSE", "trading_symbol": symbol},
                         "side": "buy", "order_type": "limit", "product": "intraday",
                         "quantity": 1, "price": "802"
-                    }),
+                    })
+                    .into(),
                     enabled: true,
                 }
             })

@@ -275,8 +275,21 @@ impl Browser {
         }
     }
 
-    async fn count(&self, css: &str) -> usize {
-        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    /// Waits until exactly `expected` elements match `css` (the page re-renders a list after
+    /// its result line changes, not before).
+    async fn wait_count(&self, css: &str, expected: usize) {
+        let started = Instant::now();
+        loop {
+            let count = self.client.find_all(Locator::Css(css)).await.unwrap().len();
+            if count == expected {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{css} matched {count} elements, never {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn is_displayed(&self, css: &str) -> bool {
@@ -446,7 +459,7 @@ async fn a_user_signed_in_with_a_pasted_token_sees_and_manages_only_their_accoun
     browser
         .wait_for(&format!("li[data-account='{kite}']"))
         .await;
-    assert_eq!(browser.count("#account-list > li").await, 2);
+    browser.wait_count("#account-list > li", 2).await;
     let page = browser.text("#account-list").await;
     assert!(page.contains("Angel One") && page.contains("Zerodha"));
     assert!(page.contains("Not verified yet"), "status badge: {page}");
@@ -493,7 +506,7 @@ async fn a_user_signed_in_with_a_pasted_token_sees_and_manages_only_their_accoun
     browser
         .wait_text("#account-result", "Account removed")
         .await;
-    assert_eq!(browser.count("#account-list > li").await, 1);
+    browser.wait_count("#account-list > li", 1).await;
     assert_eq!(accounts_of(&base, &alice).await.len(), 1);
     assert_eq!(
         accounts_of(&base, &bob).await.len(),
@@ -505,7 +518,7 @@ async fn a_user_signed_in_with_a_pasted_token_sees_and_manages_only_their_accoun
     // Signing out forgets the token and every account on the page.
     browser.click("#sign-out").await;
     browser.wait_for("#token-form:not([hidden])").await;
-    assert_eq!(browser.count("#account-list > li").await, 0);
+    browser.wait_count("#account-list > li", 0).await;
     browser.assert_nothing_leaked(&[&alice, &bob]).await;
     browser.close().await;
     assert_no_secret_logged(&[
@@ -553,7 +566,7 @@ async fn back_from_kite_the_page_clears_the_query_and_shows_the_result_after_sig
     browser.fill("#token", &bob).await;
     browser.click("#token-form button[type=submit]").await;
     browser.wait_text("#kite-result", "not one of yours").await;
-    assert_eq!(browser.count("#account-list > li").await, 0);
+    browser.wait_count("#account-list > li", 0).await;
 
     browser.goto("/?kite=failed&reason=expired_state").await;
     browser.fill("#token", &alice).await;
@@ -678,7 +691,7 @@ async fn a_new_angel_one_user_registers_fixes_the_ip_verifies_and_sees_the_run()
     browser
         .wait_text("#egress-instructions", "smartapi.angelbroking.com")
         .await;
-    assert_eq!(browser.count("#account-list > li").await, 0);
+    browser.wait_count("#account-list > li", 0).await;
     let html = browser.script("return document.body.innerHTML;").await;
     for id in &alices {
         assert!(

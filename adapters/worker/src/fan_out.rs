@@ -8,14 +8,14 @@ use tokio::task::{JoinError, JoinSet};
 
 /// Runs `work` on every item, each in its own task, spawning a task only once one of `limit`
 /// permits is free; the task gets the permit and releases it when it likes (dropping it).
-/// Finished tasks are collected as they finish, so ten thousand accounts never hold ten
-/// thousand tasks (and their futures' memory) at once. Results come in completion order.
+/// Each task's result goes to `finished` as soon as it finishes (in completion order), so ten
+/// thousand accounts never hold ten thousand tasks, nor their results, at once.
 pub(crate) async fn fan_out<I, F, Fut, T>(
     items: I,
     limit: usize,
     mut work: F,
-) -> Vec<Result<T, JoinError>>
-where
+    mut finished: impl FnMut(Result<T, JoinError>),
+) where
     I: IntoIterator,
     F: FnMut(I::Item, OwnedSemaphorePermit) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
@@ -24,11 +24,10 @@ where
     let permits = Arc::new(Semaphore::new(limit.max(1)));
     let mut items = items.into_iter().peekable();
     let mut tasks = JoinSet::new();
-    let mut results = Vec::new();
     loop {
         tokio::select! {
             biased;
-            Some(joined) = tasks.join_next() => results.push(joined),
+            Some(joined) = tasks.join_next() => finished(joined),
             permit = Arc::clone(&permits).acquire_owned(), if items.peek().is_some() => {
                 let Ok(permit) = permit else {
                     unreachable!("the semaphore is local and never closed");
@@ -40,7 +39,6 @@ where
             else => break,
         }
     }
-    results
 }
 
 #[cfg(test)]
@@ -53,7 +51,8 @@ mod tests {
     async fn never_more_than_the_limit_of_tasks_alive_and_every_item_done() {
         let alive = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
-        let results = fan_out(0..50u64, 4, |item, permit| {
+        let mut done = Vec::new();
+        let work = |item, permit| {
             let (alive, most) = (Arc::clone(&alive), Arc::clone(&most));
             let now = alive.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
@@ -63,9 +62,8 @@ mod tests {
                 alive.fetch_sub(1, Ordering::SeqCst);
                 item
             }
-        })
-        .await;
-        let mut done: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+        };
+        fan_out(0..50u64, 4, work, |joined| done.push(joined.unwrap())).await;
         done.sort_unstable();
         assert_eq!(done, (0..50).collect::<Vec<_>>());
         assert!(most.load(Ordering::SeqCst) <= 4, "{most:?} tasks at once");
@@ -74,7 +72,8 @@ mod tests {
     #[tokio::test]
     async fn a_task_that_releases_its_permit_early_lets_the_next_one_start() {
         let started = Arc::new(AtomicUsize::new(0));
-        let run = fan_out(0..2u8, 1, |item, permit| {
+        let mut finished = 0;
+        let work = |item, permit| {
             let started = Arc::clone(&started);
             started.fetch_add(1, Ordering::SeqCst);
             async move {
@@ -85,10 +84,11 @@ mod tests {
                 }
                 item
             }
-        });
-        let results = tokio::time::timeout(Duration::from_secs(10), run)
+        };
+        let run = fan_out(0..2u8, 1, work, |_| finished += 1);
+        tokio::time::timeout(Duration::from_secs(10), run)
             .await
             .expect("the second task never started");
-        assert_eq!(results.len(), 2);
+        assert_eq!(finished, 2);
     }
 }

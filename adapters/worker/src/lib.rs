@@ -29,7 +29,8 @@ pub use connector::{ConnectorAccounts, problem_of};
 pub use execute::{place_exactly_once, reconcile, refresh_status, with_order_status};
 pub use file_journal::FileJournal;
 pub use intent::{
-    FileIntents, FnIntents, IntentError, IntentFn, IntentSource, MAX_INTENT_ID_LEN, OrderIntent,
+    FileIntents, FnIntents, IntentError, IntentFn, IntentSource, MAX_INTENT_ID_LEN, OrderData,
+    OrderIntent,
 };
 pub use journal::{Execution, ExecutionState, Journal, JournalError, Reconciliation, Run};
 pub use notify::{Notification, Notifier, Notifiers, TracingNotifier, UserSummary};

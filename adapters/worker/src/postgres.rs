@@ -19,7 +19,7 @@ use uuid::Uuid;
 use vault::{AccountId, UserId};
 
 use crate::claims::Claims;
-use crate::intent::{IntentError, IntentSource, OrderIntent, select};
+use crate::intent::{IntentError, IntentSource, OrderData, OrderIntent, select};
 use crate::journal::{Execution, Journal, JournalError, Run};
 use crate::slots::Slot;
 
@@ -308,7 +308,7 @@ impl PostgresIntents {
         .bind(intent.user_id.as_uuid())
         .bind(intent.account_id.as_uuid())
         .bind(intent.slot.name())
-        .bind(intent.order.to_string())
+        .bind(intent.order.as_json())
         .bind(intent.enabled)
         .execute(&self.pool)
         .await?;
@@ -342,7 +342,7 @@ impl IntentSource for PostgresIntents {
                 slot: row_slot
                     .parse()
                     .map_err(|e: crate::slots::BadSlot| bad(e.to_string()))?,
-                order: serde_json::from_str(&order).map_err(|e| bad(e.to_string()))?,
+                order: OrderData::from_json(&order).map_err(|e| bad(e.to_string()))?,
                 enabled: row.try_get("enabled")?,
             });
         }

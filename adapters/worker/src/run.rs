@@ -317,19 +317,16 @@ impl Runner {
                 .cloned()
                 .map(|account| (account, work))
         });
-        let outcomes = fan_out(
+        let mut first_error = None;
+        let mut to_refresh = Vec::new();
+        fan_out(
             due,
             self.settings.max_concurrency,
             |(account, work), permit| {
                 let (runner, run) = (self.clone(), run.clone());
                 async move { runner.run_account(&run, account, work, permit).await }
             },
-        )
-        .await;
-        let mut first_error = None;
-        let mut to_refresh = Vec::new();
-        for joined in outcomes {
-            match joined {
+            |joined| match joined {
                 Ok(Ok(outcome)) => {
                     report.executions.extend(outcome.executions);
                     report.problems.extend(outcome.problem);
@@ -341,8 +338,9 @@ impl Runner {
                 Err(error) => {
                     first_error.get_or_insert(RunError::Task(error.to_string()));
                 }
-            }
-        }
+            },
+        )
+        .await;
         if let Some(error) = first_error {
             return Err(error);
         }
@@ -364,7 +362,9 @@ impl Runner {
         }
         tokio::time::sleep(Duration::from_millis(self.settings.refresh_delay_ms)).await;
         let journal = &self.journal;
-        let refreshes = fan_out(
+        let mut refreshed = Vec::new();
+        let mut first_error = None;
+        fan_out(
             placed,
             self.settings.max_concurrency,
             |(broker, executions), permit| {
@@ -380,11 +380,19 @@ impl Runner {
                     Ok::<_, JournalError>(refreshed)
                 }
             },
+            |joined| match joined {
+                Ok(Ok(executions)) => refreshed.extend(executions),
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(RunError::Journal(error));
+                }
+                Err(error) => {
+                    first_error.get_or_insert(RunError::Task(error.to_string()));
+                }
+            },
         )
         .await;
-        let mut refreshed = Vec::new();
-        for joined in refreshes {
-            refreshed.extend(joined.map_err(|error| RunError::Task(error.to_string()))??);
+        if let Some(error) = first_error {
+            return Err(error);
         }
         Ok(refreshed)
     }
@@ -480,13 +488,15 @@ impl Runner {
                 tracing::warn!(account = %account.id, "lease lost; another process continues");
                 return Ok(outcome);
             }
-            let settled = place_exactly_once(
+            // Boxed, as is reconciling below: inline, the two futures were four of the task's
+            // five kilobytes, held by every account task alive (thousands at the slot).
+            let settled = Box::pin(place_exactly_once(
                 broker.as_ref(),
                 self.journal.as_ref(),
                 execution,
                 &request,
                 journalled,
-            )
+            ))
             .await?;
             if let Some(problem) = account_problem(&settled) {
                 outcome.problem.get_or_insert((account.id, problem));
@@ -496,7 +506,7 @@ impl Runner {
         // Reconciling waits for the broker to book a lost answer: the next account need not.
         drop(permit);
 
-        let placed = self.reconcile_unknown(broker.as_ref(), placed).await?;
+        let placed = Box::pin(self.reconcile_unknown(broker.as_ref(), placed)).await?;
         self.claims.finish(run, account.id).await?;
         let (placed, settled): (Vec<Execution>, Vec<Execution>) = placed
             .into_iter()

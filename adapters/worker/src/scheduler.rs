@@ -204,7 +204,8 @@ impl Scheduler {
                 .push(account);
         }
         let source = &self.runner.accounts;
-        let groups = fan_out(
+        let mut warmed_all = Vec::new();
+        fan_out(
             by_address.into_values(),
             self.runner.settings.max_concurrency,
             |group, permit| {
@@ -240,9 +241,12 @@ impl Scheduler {
                     warmed
                 }
             },
+            |joined| match joined {
+                Ok(warmed) => warmed_all.extend(warmed),
+                Err(error) => tracing::error!(%error, "a pre-flight task of an address failed"),
+            },
         )
         .await;
-        let warmed_all: Vec<_> = groups.into_iter().flatten().flatten().collect();
         for (account, warmed) in warmed_all {
             match warmed {
                 Ok(()) => report.ready.push(account.id),

@@ -73,7 +73,7 @@ async fn killed_at_twenty_four_points_every_intent_is_placed_exactly_once() {
                 user_id: *user,
                 account_id: account,
                 slot: Slot::DEFAULT,
-                order: resting_buy(BrokerKind::AngelOne),
+                order: resting_buy(BrokerKind::AngelOne).into(),
                 enabled: true,
             });
         }

@@ -72,7 +72,7 @@ async fn two_worker_processes_share_a_run_and_one_takes_over_the_others_lease() 
                 user_id: *user,
                 account_id: account,
                 slot: Slot::DEFAULT,
-                order: resting_buy(BrokerKind::AngelOne),
+                order: resting_buy(BrokerKind::AngelOne).into(),
                 enabled: true,
             };
             intents_table.save(&intent).await.unwrap();

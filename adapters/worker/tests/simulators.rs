@@ -25,7 +25,7 @@ fn intent(id: &str, user: UserId, account: AccountId, order: serde_json::Value) 
         user_id: user,
         account_id: account,
         slot: Slot::DEFAULT,
-        order,
+        order: order.into(),
         enabled: true,
     }
 }

@@ -585,6 +585,10 @@ async fn bench(args: Args) -> Result<(), String> {
             (account.user_id, account.id, account.broker)
         })
         .collect();
+    // The bench's own copies of the sealed accounts are not the worker's memory.
+    drop(records);
+    let kite_logins = kite_accounts.len();
+    drop(kite_accounts);
     let intents = move |_: Slot| {
         Ok(due
             .iter()
@@ -594,7 +598,7 @@ async fn bench(args: Args) -> Result<(), String> {
                 user_id,
                 account_id,
                 slot: Slot::DEFAULT,
-                order: order(broker),
+                order: order(broker).into(),
                 enabled: true,
             })
             .collect())
@@ -640,7 +644,7 @@ async fn bench(args: Args) -> Result<(), String> {
 
     // The slot.
     let simulators_before = simulators.stats()?;
-    let (cpu_before, _) = cpu_and_peak_rss();
+    let (cpu_before, peak_before_slot) = cpu_and_peak_rss();
     let rss_at_slot = status_mb("VmRSS:");
     let slot = Utc::now();
     let report = scheduler
@@ -673,7 +677,7 @@ async fn bench(args: Args) -> Result<(), String> {
     );
     println!(
         "setup (vault, {} Kite logins, pre-flight of {} accounts): {:.1} s",
-        kite_accounts.len(),
+        kite_logins,
         preflight.ready.len(),
         setup.as_secs_f64()
     );
@@ -687,7 +691,7 @@ async fn bench(args: Args) -> Result<(), String> {
         percentile(&delays, 0.99)
     );
     println!(
-        "worker: CPU during the run {:.2} s, peak RSS {peak_rss:.0} MB (RSS at the slot {rss_at_slot:.0} MB)",
+        "worker: CPU during the run {:.2} s, peak RSS {peak_rss:.0} MB (RSS at the slot {rss_at_slot:.0} MB, peak before it {peak_before_slot:.0} MB)",
         cpu_after - cpu_before
     );
     println!(

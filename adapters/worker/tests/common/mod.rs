@@ -169,7 +169,7 @@ pub fn intent(id: &str, account: &BrokerAccount, order: serde_json::Value) -> Or
         user_id: account.user_id,
         account_id: account.id,
         slot: Slot::DEFAULT,
-        order,
+        order: order.into(),
         enabled: true,
     }
 }
