@@ -336,17 +336,11 @@ impl Runner {
                 let (runner, run) = (self.clone(), run.clone());
                 async move { runner.run_account(&run, account, work, permit).await }
             },
-            |joined| match joined {
-                Ok(Ok(outcome)) => {
+            |joined| {
+                if let Some(outcome) = keep_first_error(joined, &mut first_error) {
                     report.executions.extend(outcome.executions);
                     report.problems.extend(outcome.problem);
                     to_refresh.extend(outcome.to_refresh);
-                }
-                Ok(Err(error)) => {
-                    first_error.get_or_insert(RunError::Journal(error));
-                }
-                Err(error) => {
-                    first_error.get_or_insert(RunError::Task(error.to_string()));
                 }
             },
         )
@@ -390,14 +384,12 @@ impl Runner {
                     Ok::<_, JournalError>(refreshed)
                 }
             },
-            |joined| match joined {
-                Ok(Ok(executions)) => refreshed.extend(executions),
-                Ok(Err(error)) => {
-                    first_error.get_or_insert(RunError::Journal(error));
-                }
-                Err(error) => {
-                    first_error.get_or_insert(RunError::Task(error.to_string()));
-                }
+            |joined| {
+                refreshed.extend(
+                    keep_first_error(joined, &mut first_error)
+                        .into_iter()
+                        .flatten(),
+                )
             },
         )
         .await;
@@ -561,6 +553,21 @@ impl Runner {
         }
         Ok(executions)
     }
+}
+
+/// A finished task's value; a journal failure or a stopped task is kept in `first_error`
+/// (the first one only) and gives none.
+fn keep_first_error<T>(
+    joined: Result<Result<T, JournalError>, tokio::task::JoinError>,
+    first_error: &mut Option<RunError>,
+) -> Option<T> {
+    let error = match joined {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(error)) => RunError::Journal(error),
+        Err(error) => RunError::Task(error.to_string()),
+    };
+    first_error.get_or_insert(error);
+    None
 }
 
 /// The request of an intent, or why it is refused before any request: the account is another
